@@ -1,0 +1,52 @@
+/* kn_client: unary calls to another Konnect service. One kn_channel per
+ * target service, shared by all threads (the gRPC core channel is
+ * thread-safe); targets may list several addresses
+ * ("ipv4:127.0.0.1:7001,127.0.0.1:7002") or use DNS ("dns:///svc:7001"),
+ * and calls are spread round-robin over them. Each thread completes its
+ * calls on its own pluck queue, so there is no shared queue to contend on. */
+#ifndef KN_CLIENT_H
+#define KN_CLIENT_H
+
+#include <stdint.h>
+#include <protobuf-c/protobuf-c.h>
+#include "kn_arena.h"
+#include "kn_server.h"
+#include "kn_status.h"
+
+typedef struct kn_channel kn_channel;
+
+kn_channel *kn_channel_new(const char *target, int max_message_bytes);
+void kn_channel_free(kn_channel *ch);
+
+typedef struct {
+    int timeout_ms;            /* 0: 5000 */
+    int idempotent;            /* retry UNAVAILABLE with backoff */
+    int max_attempts;          /* for idempotent calls; 0: 4 */
+    const char *authorization; /* full header value "Bearer ...", or NULL */
+    const char *request_id;    /* x-request-id, or NULL */
+    /* When set, the call is signed as coming from this service (see
+     * KN_METHOD_INTERNAL in kn_server.h) with internal_secret. */
+    const char *caller_service;
+    const unsigned char *internal_secret;
+    size_t internal_secret_len;
+} kn_call_opts;
+
+/* Calls method_path ("/konnect.location.v1.LocationService/AttachPackages").
+ * On KN_OK *resp is decoded into arena. Otherwise st holds the status the
+ * callee sent (code and message as they are), or UNAVAILABLE /
+ * DEADLINE_EXCEEDED from the transport. */
+kn_code kn_channel_call(kn_channel *ch, const char *method_path, const ProtobufCMessage *req,
+                        const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp,
+                        kn_arena *arena, const kn_call_opts *opts, kn_status *st);
+
+/* The same from inside a handler: forwards the caller's token and request id,
+ * signs the call as this service, and never waits past the caller's
+ * deadline; memory from the call's arena. */
+kn_code kn_call_downstream(kn_call *parent, kn_channel *ch, const char *method_path,
+                           const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
+                           ProtobufCMessage **resp, int idempotent, kn_status *st);
+
+/* grpc.health.v1.Health/Check on the channel: 1 SERVING, 0 otherwise. */
+int kn_channel_health(kn_channel *ch, const char *service, int timeout_ms);
+
+#endif

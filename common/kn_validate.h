@@ -1,0 +1,25 @@
+/* kn_validate: checks of client input shared by every service. Each returns
+ * KN_OK or KN_INVALID_ARGUMENT with a message naming the field. */
+#ifndef KN_VALIDATE_H
+#define KN_VALIDATE_H
+
+#include <stddef.h>
+#include "kn_status.h"
+
+/* Canonical lower- or upper-case 8-4-4-4-12 hex UUID. */
+int kn_is_uuid(const char *s);
+kn_code kn_check_uuid(const char *field, const char *value, kn_status *st);
+/* Like kn_check_uuid but an empty string is allowed (means "not set"). */
+kn_code kn_check_uuid_opt(const char *field, const char *value, kn_status *st);
+
+/* Valid UTF-8, no control characters, length in bytes within [min, max]. */
+kn_code kn_check_text(const char *field, const char *value, size_t min, size_t max,
+                      kn_status *st);
+
+/* YYYY-MM-DD that is a real calendar date. */
+kn_code kn_check_date(const char *field, const char *value, kn_status *st);
+
+/* page_size: 0 means def; negative is an error; values above max are capped. */
+kn_code kn_page_size(const char *field, int value, int def, int max, int *out, kn_status *st);
+
+#endif
