@@ -46,6 +46,12 @@ kn_code kn_call_downstream(kn_call *parent, kn_channel *ch, const char *method_p
                            const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
                            ProtobufCMessage **resp, int idempotent, kn_status *st);
 
+/* The same with the message already encoded (tools, tests, proxies): the
+ * response bytes are copied into arena (*resp_len may be 0). */
+kn_code kn_channel_call_raw(kn_channel *ch, const char *method_path, const void *req,
+                            size_t req_len, void **resp, size_t *resp_len, kn_arena *arena,
+                            const kn_call_opts *opts, kn_status *st);
+
 /* grpc.health.v1.Health/Check on the channel: 1 SERVING, 0 otherwise. */
 int kn_channel_health(kn_channel *ch, const char *service, int timeout_ms);
 

@@ -3,8 +3,9 @@
  * id), tenant (tenant id), role ("hq" | "technician"), exp, and optionally
  * iat/nbf. Verification is strict: header alg must be exactly HS256 (alg
  * none, RS256 and any other are refused), the signature is compared in
- * constant time, exp is required and nbf honoured, sub and tenant must be
- * UUIDs. Secrets come from KN_JWT_SECRET and are never logged. */
+ * constant time, exp is required and nbf honoured (both with 30 s of leeway
+ * for clock skew between hosts), sub and tenant must be UUIDs; tokens over
+ * 8 KiB are refused unparsed. Secrets come from KN_JWT_SECRET and are never logged. */
 #ifndef KN_JWT_H
 #define KN_JWT_H
 
@@ -31,8 +32,8 @@ kn_code kn_jwt_verify(const char *token, size_t token_len, const unsigned char *
 
 /* Signs a token for id (id->exp is written as exp, now as iat) into out.
  * Returns the token length, or -1 if outlen is too small. */
-int kn_jwt_sign(const kn_identity *id, int64_t now, const unsigned char *secret,
-                size_t secret_len, char *out, size_t outlen);
+int kn_jwt_sign(const kn_identity *id, int64_t now, const unsigned char *secret, size_t secret_len,
+                char *out, size_t outlen);
 
 const char *kn_role_name(kn_role role); /* "hq", "technician", "" */
 

@@ -32,8 +32,7 @@ kn_code kn_pg_ensure(kn_pg *pg, kn_status *st);
 
 /* Runs a prepared statement with text parameters (NULL = SQL NULL). Returns
  * a result the caller PQclear()s, or NULL with st set. */
-PGresult *kn_pg_exec(kn_pg *pg, const kn_pg_stmt *stmt, const char *const *params,
-                     kn_status *st);
+PGresult *kn_pg_exec(kn_pg *pg, const kn_pg_stmt *stmt, const char *const *params, kn_status *st);
 
 /* Runs a statement that returns no rows and clears the result. Returns the
  * number of affected rows (>= 0) or -1 with st set. */
@@ -44,6 +43,11 @@ long kn_pg_run(kn_pg *pg, const kn_pg_stmt *stmt, const char *const *params, kn_
 kn_code kn_pg_begin(kn_pg *pg, kn_status *st);
 kn_code kn_pg_commit(kn_pg *pg, kn_status *st);
 void kn_pg_rollback(kn_pg *pg);
+
+/* Called by the runtime after every handler: rolls back a transaction the
+ * handler left open (with a warning), so one forgotten rollback on an error
+ * path cannot poison the worker's connection for the calls that follow. */
+void kn_pg_end_call(kn_pg *pg);
 
 /* SQLSTATE of the last failed statement ("23505"), or "" . */
 const char *kn_pg_sqlstate(const kn_pg *pg);
@@ -56,7 +60,7 @@ kn_code kn_pg_set_timeout(kn_pg *pg, int ms, kn_status *st);
 /* 1 if `SELECT 1` answers. */
 int kn_pg_ping(kn_pg *pg);
 
-/* Applies dir/*.sql not yet applied, in file-name order, each in its own
+/* Applies the dir/NNNN_name.sql files not yet applied, in file-name order, each in its own
  * transaction, under a session advisory lock so that replicas starting
  * together apply each file once. Recorded in schema_migrations. */
 kn_code kn_pg_migrate(const char *conninfo, const char *dir, kn_status *st);

@@ -16,6 +16,13 @@ typedef struct kn_redis kn_redis;
 kn_redis *kn_redis_new(const char *url, int timeout_ms);
 void kn_redis_free(kn_redis *r);
 
+/* Parses redis://[[user]:password@]host[:port][/db] (port 6379, db 0 by
+ * default); 0 or -1. password may be NULL. Used to check KN_REDIS_URL at
+ * start. kn_redis_new returns NULL for a URL this refuses, and every
+ * function here treats a NULL kn_redis as "Redis disabled". */
+int kn_redis_parse_url(const char *url, char *host, size_t hostlen, int *port, int *db,
+                       char *password, size_t pwlen);
+
 /* redisCommand with reconnect; NULL when Redis is unavailable or replied
  * with an error. Caller freeReplyObject()s. */
 redisReply *kn_redis_command(kn_redis *r, const char *fmt, ...);

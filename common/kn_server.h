@@ -74,6 +74,13 @@ typedef struct {
      * done). NULL: always ready. */
     int (*ready_check)(void *ud);
     int ready_interval_ms;
+    /* Called on the worker thread after every handler, e.g. to roll back a
+     * transaction that a handler's error path left open. May be NULL. */
+    void (*call_done)(void *worker_ctx, void *ud);
+    /* Test hook, set only when KN_TEST_HOOKS=1: calls of this method path
+     * sleep test_slow_ms before their handler runs (shutdown drain tests). */
+    const char *test_slow_method;
+    int test_slow_ms;
     void *ud;
 } kn_server_config;
 

@@ -13,8 +13,11 @@ kn_code kn_check_uuid(const char *field, const char *value, kn_status *st);
 kn_code kn_check_uuid_opt(const char *field, const char *value, kn_status *st);
 
 /* Valid UTF-8, no control characters, length in bytes within [min, max]. */
-kn_code kn_check_text(const char *field, const char *value, size_t min, size_t max,
-                      kn_status *st);
+kn_code kn_check_text(const char *field, const char *value, size_t min, size_t max, kn_status *st);
+/* Like kn_check_text but newline, carriage return and tab are allowed
+ * (descriptions, addresses, free-text details). */
+kn_code kn_check_multiline_text(const char *field, const char *value, size_t min, size_t max,
+                                kn_status *st);
 
 /* YYYY-MM-DD that is a real calendar date. */
 kn_code kn_check_date(const char *field, const char *value, kn_status *st);

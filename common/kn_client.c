@@ -1,0 +1,389 @@
+/* kn_client: blocking unary calls on the gRPC core. A call is one batch of
+ * six ops plucked from the calling thread's own queue; the channel (and its
+ * round-robin policy over the target's addresses) is shared. */
+#include "kn_client.h"
+
+#include <pthread.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <grpc/byte_buffer.h>
+#include <grpc/byte_buffer_reader.h>
+#include <grpc/grpc.h>
+#include <grpc/grpc_security.h>
+#include <grpc/slice.h>
+#include <grpc/support/time.h>
+
+#include "grpc/health/v1/health.pb-c.h"
+#include "kn_internal.h"
+#include "kn_log.h"
+
+#define KN_DEFAULT_TIMEOUT_MS 5000
+#define KN_DEFAULT_ATTEMPTS   4
+#define KN_BACKOFF_BASE_MS    20
+#define KN_DOWNSTREAM_MAX_MS  5000
+
+struct kn_channel {
+    grpc_channel *ch;
+    int max_message_bytes;
+};
+
+/* --- the calling thread's completion queue ------------------------------ */
+
+static pthread_once_t kn_cq_once = PTHREAD_ONCE_INIT;
+static pthread_key_t kn_cq_key;
+static _Thread_local grpc_completion_queue *kn_tl_cq;
+
+static void kn_cq_destroy(void *p)
+{
+    grpc_completion_queue *cq = p;
+    /* Every call plucked its event before returning: the queue is empty. */
+    grpc_completion_queue_shutdown(cq);
+    grpc_completion_queue_destroy(cq);
+}
+
+static void kn_cq_key_init(void)
+{
+    if (pthread_key_create(&kn_cq_key, kn_cq_destroy) != 0)
+        abort();
+}
+
+static grpc_completion_queue *kn_thread_cq(void)
+{
+    if (kn_tl_cq == NULL) {
+        pthread_once(&kn_cq_once, kn_cq_key_init);
+        kn_tl_cq = grpc_completion_queue_create_for_pluck(NULL);
+        /* The key's destructor frees the queue when the thread exits. */
+        pthread_setspecific(kn_cq_key, kn_tl_cq);
+    }
+    return kn_tl_cq;
+}
+
+void kn_client_thread_cleanup(void)
+{
+    if (kn_tl_cq == NULL)
+        return;
+    pthread_setspecific(kn_cq_key, NULL);
+    kn_cq_destroy(kn_tl_cq);
+    kn_tl_cq = NULL;
+}
+
+/* --- channels ------------------------------------------------------------ */
+
+kn_channel *kn_channel_new(const char *target, int max_message_bytes)
+{
+    if (target == NULL || *target == '\0')
+        return NULL;
+    if (max_message_bytes <= 0)
+        max_message_bytes = 4 * 1024 * 1024;
+    kn_channel *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        abort();
+    c->max_message_bytes = max_message_bytes;
+
+    grpc_arg args[7];
+    memset(args, 0, sizeof args);
+    int n = 0;
+    args[n].type = GRPC_ARG_STRING;
+    args[n].key = GRPC_ARG_SERVICE_CONFIG;
+    args[n].value.string = "{\"loadBalancingConfig\":[{\"round_robin\":{}}]}";
+    n++;
+    args[n].type = GRPC_ARG_INTEGER;
+    args[n].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
+    args[n].value.integer = max_message_bytes;
+    n++;
+    args[n].type = GRPC_ARG_INTEGER;
+    args[n].key = GRPC_ARG_MAX_SEND_MESSAGE_LENGTH;
+    args[n].value.integer = max_message_bytes;
+    n++;
+    /* We retry ourselves, only what is idempotent. */
+    args[n].type = GRPC_ARG_INTEGER;
+    args[n].key = GRPC_ARG_ENABLE_RETRIES;
+    args[n].value.integer = 0;
+    n++;
+    /* A restarted replica is back in the rotation within a second, not
+     * after the core's default backoff of up to two minutes. */
+    args[n].type = GRPC_ARG_INTEGER;
+    args[n].key = GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS;
+    args[n].value.integer = 100;
+    n++;
+    args[n].type = GRPC_ARG_INTEGER;
+    args[n].key = GRPC_ARG_MIN_RECONNECT_BACKOFF_MS;
+    args[n].value.integer = 100;
+    n++;
+    args[n].type = GRPC_ARG_INTEGER;
+    args[n].key = GRPC_ARG_MAX_RECONNECT_BACKOFF_MS;
+    args[n].value.integer = 1000;
+    n++;
+    grpc_channel_args chargs = {(size_t)n, args};
+
+    grpc_channel_credentials *creds = grpc_insecure_credentials_create();
+    c->ch = grpc_channel_create(target, creds, &chargs);
+    grpc_channel_credentials_release(creds);
+    if (c->ch == NULL) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void kn_channel_free(kn_channel *ch)
+{
+    if (ch == NULL)
+        return;
+    grpc_channel_destroy(ch->ch);
+    free(ch);
+}
+
+/* --- one attempt ----------------------------------------------------------- */
+
+static void kn_md_add(grpc_metadata *md, size_t *n, const char *key, const char *value)
+{
+    md[*n].key = grpc_slice_from_static_string(key);
+    md[*n].value = grpc_slice_from_copied_string(value);
+    (*n)++;
+}
+
+static kn_code kn_status_code(grpc_status_code s)
+{
+    if ((int)s < 0 || (int)s > KN_UNAUTHENTICATED)
+        return KN_UNKNOWN;
+    return (kn_code)s;
+}
+
+/* On KN_OK *resp holds the response bytes (the caller unrefs). */
+static kn_code kn_attempt(kn_channel *ch, const char *path, grpc_slice req, gpr_timespec deadline,
+                          const kn_call_opts *o, grpc_slice *resp, kn_status *st)
+{
+    grpc_completion_queue *cq = kn_thread_cq();
+    grpc_slice method = grpc_slice_from_copied_string(path);
+    grpc_call *call = grpc_channel_create_call(ch->ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq, method,
+                                               NULL, deadline, NULL);
+    grpc_slice_unref(method);
+    if (call == NULL)
+        return kn_status_set(st, KN_INTERNAL, "cannot create a call to %s", path);
+
+    grpc_metadata md[4];
+    size_t nmd = 0;
+    char sig[KN_CALLER_SIG_MAX];
+    if (o->authorization != NULL && *o->authorization != '\0')
+        kn_md_add(md, &nmd, "authorization", o->authorization);
+    if (o->request_id != NULL && *o->request_id != '\0')
+        kn_md_add(md, &nmd, "x-request-id", o->request_id);
+    if (o->caller_service != NULL && *o->caller_service != '\0' && o->internal_secret != NULL) {
+        const char *tok = "";
+        if (o->authorization != NULL && strncasecmp(o->authorization, "bearer ", 7) == 0) {
+            tok = o->authorization + 7;
+            while (*tok == ' ')
+                tok++;
+        }
+        kn_caller_sig(o->internal_secret, o->internal_secret_len, o->caller_service, tok, sig);
+        kn_md_add(md, &nmd, "x-kn-caller", o->caller_service);
+        kn_md_add(md, &nmd, "x-kn-caller-sig", sig);
+    }
+
+    grpc_byte_buffer *send = grpc_raw_byte_buffer_create(&req, 1);
+    grpc_byte_buffer *recv = NULL;
+    grpc_metadata_array init_md, trailing_md;
+    grpc_metadata_array_init(&init_md);
+    grpc_metadata_array_init(&trailing_md);
+    grpc_status_code status = GRPC_STATUS_UNKNOWN;
+    grpc_slice details = grpc_empty_slice();
+
+    grpc_op ops[6];
+    memset(ops, 0, sizeof ops);
+    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[0].data.send_initial_metadata.count = nmd;
+    ops[0].data.send_initial_metadata.metadata = nmd > 0 ? md : NULL;
+    ops[1].op = GRPC_OP_SEND_MESSAGE;
+    ops[1].data.send_message.send_message = send;
+    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+    ops[3].data.recv_initial_metadata.recv_initial_metadata = &init_md;
+    ops[4].op = GRPC_OP_RECV_MESSAGE;
+    ops[4].data.recv_message.recv_message = &recv;
+    ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+    ops[5].data.recv_status_on_client.trailing_metadata = &trailing_md;
+    ops[5].data.recv_status_on_client.status = &status;
+    ops[5].data.recv_status_on_client.status_details = &details;
+
+    kn_code code;
+    int tag;
+    grpc_call_error e = grpc_call_start_batch(call, ops, 6, &tag, NULL);
+    if (e != GRPC_CALL_OK) {
+        /* e.g. a header value with characters HTTP/2 forbids */
+        code = kn_status_set(st, KN_INTERNAL, "cannot start a call to %s (error %d)", path, (int)e);
+        goto done;
+    }
+    grpc_event ev = grpc_completion_queue_pluck(cq, &tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    if (ev.type != GRPC_OP_COMPLETE) {
+        code = kn_status_set(st, KN_INTERNAL, "call to %s did not complete", path);
+        goto done;
+    }
+    code = kn_status_code(status);
+    if (code != KN_OK) {
+        size_t n = GRPC_SLICE_LENGTH(details);
+        if (n >= sizeof st->message)
+            n = sizeof st->message - 1;
+        st->code = code;
+        memcpy(st->message, GRPC_SLICE_START_PTR(details), n);
+        st->message[n] = '\0';
+        goto done;
+    }
+    if (recv == NULL) {
+        code = kn_status_set(st, KN_INTERNAL, "%s answered OK without a message", path);
+        goto done;
+    }
+    grpc_byte_buffer_reader r;
+    if (!grpc_byte_buffer_reader_init(&r, recv)) {
+        code = kn_status_set(st, KN_INTERNAL, "cannot read the response of %s", path);
+        goto done;
+    }
+    *resp = grpc_byte_buffer_reader_readall(&r);
+    grpc_byte_buffer_reader_destroy(&r);
+    kn_status_clear(st);
+
+done:
+    for (size_t i = 0; i < nmd; i++)
+        grpc_slice_unref(md[i].value);
+    grpc_byte_buffer_destroy(send);
+    if (recv != NULL)
+        grpc_byte_buffer_destroy(recv);
+    grpc_metadata_array_destroy(&init_md);
+    grpc_metadata_array_destroy(&trailing_md);
+    grpc_slice_unref(details);
+    grpc_call_unref(call);
+    return code;
+}
+
+static int64_t kn_ms_until(gpr_timespec deadline)
+{
+    return gpr_time_to_millis(gpr_time_sub(deadline, gpr_now(GPR_CLOCK_MONOTONIC)));
+}
+
+/* Retries UNAVAILABLE of idempotent calls with exponential backoff and
+ * jitter, never past the deadline. */
+static kn_code kn_invoke(kn_channel *ch, const char *path, grpc_slice req, const kn_call_opts *o,
+                         grpc_slice *resp, kn_status *st)
+{
+    static const kn_call_opts none;
+    if (o == NULL)
+        o = &none;
+    kn_status_clear(st);
+    if (ch == NULL)
+        return kn_status_set(st, KN_UNAVAILABLE, "no channel for %s", path);
+    int timeout = o->timeout_ms > 0 ? o->timeout_ms : KN_DEFAULT_TIMEOUT_MS;
+    int attempts =
+        o->idempotent ? (o->max_attempts > 0 ? o->max_attempts : KN_DEFAULT_ATTEMPTS) : 1;
+    gpr_timespec deadline =
+        gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(timeout, GPR_TIMESPAN));
+    kn_code code = KN_UNAVAILABLE;
+    for (int i = 1;; i++) {
+        code = kn_attempt(ch, path, req, deadline, o, resp, st);
+        if (code != KN_UNAVAILABLE || i >= attempts)
+            break;
+        int64_t base = (int64_t)KN_BACKOFF_BASE_MS << (i - 1 < 10 ? i - 1 : 10);
+        int64_t sleep_ms = base / 2 + (int64_t)randombytes_uniform((uint32_t)base + 1);
+        if (kn_ms_until(deadline) <= sleep_ms)
+            break;
+        struct timespec ts = {(time_t)(sleep_ms / 1000), (long)(sleep_ms % 1000) * 1000000L};
+        while (nanosleep(&ts, &ts) != 0) {
+        }
+    }
+    return code;
+}
+
+kn_code kn_channel_call_raw(kn_channel *ch, const char *method_path, const void *req,
+                            size_t req_len, void **resp, size_t *resp_len, kn_arena *arena,
+                            const kn_call_opts *opts, kn_status *st)
+{
+    grpc_slice in = grpc_slice_from_copied_buffer(req_len > 0 ? req : "", req_len);
+    grpc_slice out = grpc_empty_slice();
+    *resp = NULL;
+    *resp_len = 0;
+    kn_code code = kn_invoke(ch, method_path, in, opts, &out, st);
+    grpc_slice_unref(in);
+    if (code == KN_OK) {
+        *resp_len = GRPC_SLICE_LENGTH(out);
+        *resp = kn_arena_alloc(arena, *resp_len + 1);
+        memcpy(*resp, GRPC_SLICE_START_PTR(out), *resp_len);
+    }
+    grpc_slice_unref(out);
+    return code;
+}
+
+kn_code kn_channel_call(kn_channel *ch, const char *method_path, const ProtobufCMessage *req,
+                        const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp,
+                        kn_arena *arena, const kn_call_opts *opts, kn_status *st)
+{
+    *resp = NULL;
+    size_t n = protobuf_c_message_get_packed_size(req);
+    grpc_slice in = grpc_slice_malloc(n);
+    protobuf_c_message_pack(req, GRPC_SLICE_START_PTR(in));
+    grpc_slice out = grpc_empty_slice();
+    kn_code code = kn_invoke(ch, method_path, in, opts, &out, st);
+    grpc_slice_unref(in);
+    if (code == KN_OK) {
+        *resp = protobuf_c_message_unpack(resp_desc, kn_arena_allocator(arena),
+                                          GRPC_SLICE_LENGTH(out), GRPC_SLICE_START_PTR(out));
+        if (*resp == NULL)
+            code = kn_status_set(st, KN_INTERNAL, "cannot decode the %s answered by %s",
+                                 resp_desc->name, method_path);
+    }
+    grpc_slice_unref(out);
+    return code;
+}
+
+kn_code kn_call_downstream(kn_call *parent, kn_channel *ch, const char *method_path,
+                           const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
+                           ProtobufCMessage **resp, int idempotent, kn_status *st)
+{
+    kn_arena *a = kn_call_arena(parent);
+    int64_t left = kn_call_remaining_ms(parent);
+    if (left <= 0) {
+        *resp = NULL;
+        return kn_status_set(st, KN_DEADLINE_EXCEEDED, "deadline exceeded before calling %s",
+                             method_path);
+    }
+    kn_call_opts o;
+    memset(&o, 0, sizeof o);
+    o.timeout_ms = (int)(left < KN_DOWNSTREAM_MAX_MS ? left : KN_DOWNSTREAM_MAX_MS);
+    o.idempotent = idempotent;
+    const char *tok = kn_call_token(parent);
+    if (*tok != '\0')
+        o.authorization = kn_arena_sprintf(a, "Bearer %s", tok);
+    o.request_id = kn_call_request_id(parent);
+    const unsigned char *secret;
+    size_t secret_len;
+    kn_call_internal_secret(parent, &secret, &secret_len);
+    if (secret_len > 0) {
+        o.caller_service = kn_call_service_name(parent);
+        o.internal_secret = secret;
+        o.internal_secret_len = secret_len;
+    }
+    return kn_channel_call(ch, method_path, req, resp_desc, resp, a, &o, st);
+}
+
+int kn_channel_health(kn_channel *ch, const char *service, int timeout_ms)
+{
+    Grpc__Health__V1__HealthCheckRequest req = GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
+    req.service = (char *)(service != NULL ? service : "");
+    kn_call_opts o;
+    memset(&o, 0, sizeof o);
+    o.timeout_ms = timeout_ms;
+    kn_arena *a = kn_arena_new(1024);
+    ProtobufCMessage *resp = NULL;
+    kn_status st;
+    int ok = 0;
+    if (kn_channel_call(ch, "/grpc.health.v1.Health/Check", &req.base,
+                        &grpc__health__v1__health_check_response__descriptor, &resp, a, &o,
+                        &st) == KN_OK) {
+        const Grpc__Health__V1__HealthCheckResponse *r = (const void *)resp;
+        ok = r->status == GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING;
+    }
+    kn_arena_free(a);
+    return ok;
+}
