@@ -1,9 +1,14 @@
-/* kn_client: blocking unary calls on the gRPC core. A call is one batch of
- * six ops plucked from the calling thread's own queue; the channel (and its
- * round-robin policy over the target's addresses) is shared. */
+/* kn_client: unary calls on the gRPC core. A call is one batch of six ops.
+ * Blocking calls pluck it from the calling thread's own queue;
+ * asynchronous calls complete on the library's completion-queue threads
+ * (grpc_completion_queue_next), which also run their retry backoffs. The
+ * channel (and its round-robin policy over the target's addresses) is
+ * shared. */
 #include "kn_client.h"
 
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,13 +110,11 @@ kn_channel *kn_channel_new(const char *target, int max_message_bytes)
     args[n].value.integer = 0;
     n++;
     /* A restarted replica is back in the rotation within a second, not
-     * after the core's default backoff of up to two minutes. */
+     * after the core's default backoff of up to two minutes. The minimum
+     * backoff is left alone: the core also uses it as the connect timeout,
+     * and 100 ms fails handshakes on a loaded machine. */
     args[n].type = GRPC_ARG_INTEGER;
     args[n].key = GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS;
-    args[n].value.integer = 100;
-    n++;
-    args[n].type = GRPC_ARG_INTEGER;
-    args[n].key = GRPC_ARG_MIN_RECONNECT_BACKOFF_MS;
     args[n].value.integer = 100;
     n++;
     args[n].type = GRPC_ARG_INTEGER;
@@ -147,6 +150,32 @@ static void kn_md_add(grpc_metadata *md, size_t *n, const char *key, const char 
     (*n)++;
 }
 
+#define KN_MD_MAX 4
+
+/* The request metadata of opts: token, request id and the caller's
+ * signature, values copied (the caller unrefs them). */
+static size_t kn_call_md(const kn_call_opts *o, grpc_metadata md[KN_MD_MAX])
+{
+    size_t nmd = 0;
+    char sig[KN_CALLER_SIG_MAX];
+    if (o->authorization != NULL && *o->authorization != '\0')
+        kn_md_add(md, &nmd, "authorization", o->authorization);
+    if (o->request_id != NULL && *o->request_id != '\0')
+        kn_md_add(md, &nmd, "x-request-id", o->request_id);
+    if (o->caller_service != NULL && *o->caller_service != '\0' && o->internal_secret != NULL) {
+        const char *tok = "";
+        if (o->authorization != NULL && strncasecmp(o->authorization, "bearer ", 7) == 0) {
+            tok = o->authorization + 7;
+            while (*tok == ' ')
+                tok++;
+        }
+        kn_caller_sig(o->internal_secret, o->internal_secret_len, o->caller_service, tok, sig);
+        kn_md_add(md, &nmd, "x-kn-caller", o->caller_service);
+        kn_md_add(md, &nmd, "x-kn-caller-sig", sig);
+    }
+    return nmd;
+}
+
 static kn_code kn_status_code(grpc_status_code s)
 {
     if ((int)s < 0 || (int)s > KN_UNAUTHENTICATED)
@@ -166,24 +195,8 @@ static kn_code kn_attempt(kn_channel *ch, const char *path, grpc_slice req, gpr_
     if (call == NULL)
         return kn_status_set(st, KN_INTERNAL, "cannot create a call to %s", path);
 
-    grpc_metadata md[4];
-    size_t nmd = 0;
-    char sig[KN_CALLER_SIG_MAX];
-    if (o->authorization != NULL && *o->authorization != '\0')
-        kn_md_add(md, &nmd, "authorization", o->authorization);
-    if (o->request_id != NULL && *o->request_id != '\0')
-        kn_md_add(md, &nmd, "x-request-id", o->request_id);
-    if (o->caller_service != NULL && *o->caller_service != '\0' && o->internal_secret != NULL) {
-        const char *tok = "";
-        if (o->authorization != NULL && strncasecmp(o->authorization, "bearer ", 7) == 0) {
-            tok = o->authorization + 7;
-            while (*tok == ' ')
-                tok++;
-        }
-        kn_caller_sig(o->internal_secret, o->internal_secret_len, o->caller_service, tok, sig);
-        kn_md_add(md, &nmd, "x-kn-caller", o->caller_service);
-        kn_md_add(md, &nmd, "x-kn-caller-sig", sig);
-    }
+    grpc_metadata md[KN_MD_MAX];
+    size_t nmd = kn_call_md(o, md);
 
     grpc_byte_buffer *send = grpc_raw_byte_buffer_create(&req, 1);
     grpc_byte_buffer *recv = NULL;
@@ -264,6 +277,24 @@ static int64_t kn_ms_until(gpr_timespec deadline)
     return gpr_time_to_millis(gpr_time_sub(deadline, gpr_now(GPR_CLOCK_MONOTONIC)));
 }
 
+static int kn_attempts(const kn_call_opts *o)
+{
+    return o->idempotent ? (o->max_attempts > 0 ? o->max_attempts : KN_DEFAULT_ATTEMPTS) : 1;
+}
+
+static gpr_timespec kn_deadline(const kn_call_opts *o)
+{
+    int timeout = o->timeout_ms > 0 ? o->timeout_ms : KN_DEFAULT_TIMEOUT_MS;
+    return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(timeout, GPR_TIMESPAN));
+}
+
+/* The wait after failed attempt i (1-based): exponential with jitter. */
+static int64_t kn_backoff_ms(int i)
+{
+    int64_t base = (int64_t)KN_BACKOFF_BASE_MS << (i - 1 < 10 ? i - 1 : 10);
+    return base / 2 + (int64_t)randombytes_uniform((uint32_t)base + 1);
+}
+
 /* Retries UNAVAILABLE of idempotent calls with exponential backoff and
  * jitter, never past the deadline. */
 static kn_code kn_invoke(kn_channel *ch, const char *path, grpc_slice req, const kn_call_opts *o,
@@ -275,18 +306,14 @@ static kn_code kn_invoke(kn_channel *ch, const char *path, grpc_slice req, const
     kn_status_clear(st);
     if (ch == NULL)
         return kn_status_set(st, KN_UNAVAILABLE, "no channel for %s", path);
-    int timeout = o->timeout_ms > 0 ? o->timeout_ms : KN_DEFAULT_TIMEOUT_MS;
-    int attempts =
-        o->idempotent ? (o->max_attempts > 0 ? o->max_attempts : KN_DEFAULT_ATTEMPTS) : 1;
-    gpr_timespec deadline =
-        gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(timeout, GPR_TIMESPAN));
+    int attempts = kn_attempts(o);
+    gpr_timespec deadline = kn_deadline(o);
     kn_code code = KN_UNAVAILABLE;
     for (int i = 1;; i++) {
         code = kn_attempt(ch, path, req, deadline, o, resp, st);
         if (code != KN_UNAVAILABLE || i >= attempts)
             break;
-        int64_t base = (int64_t)KN_BACKOFF_BASE_MS << (i - 1 < 10 ? i - 1 : 10);
-        int64_t sleep_ms = base / 2 + (int64_t)randombytes_uniform((uint32_t)base + 1);
+        int64_t sleep_ms = kn_backoff_ms(i);
         if (kn_ms_until(deadline) <= sleep_ms)
             break;
         struct timespec ts = {(time_t)(sleep_ms / 1000), (long)(sleep_ms % 1000) * 1000000L};
@@ -386,4 +413,349 @@ int kn_channel_health(kn_channel *ch, const char *service, int timeout_ms)
     }
     kn_arena_free(a);
     return ok;
+}
+
+/* --- asynchronous calls ------------------------------------------------------ */
+
+#define KN_ASYNC_MAX_THREADS 8
+
+typedef struct kn_cq_thread kn_cq_thread;
+
+/* One asynchronous call, from start to done; malloc'd, since the caller's
+ * arena may be gone once done has run. */
+typedef struct kn_async {
+    kn_cq_thread *t;
+    kn_channel *ch;
+    grpc_slice method;
+    grpc_slice req;
+    grpc_metadata md[KN_MD_MAX];
+    size_t nmd;
+    gpr_timespec deadline;
+    int attempt, attempts;
+    const ProtobufCMessageDescriptor *resp_desc;
+    kn_arena *arena;
+    kn_call_done done;
+    void *ud;
+    /* the attempt in flight */
+    grpc_call *call;
+    grpc_byte_buffer *send, *recv;
+    grpc_metadata_array init_md, trailing_md;
+    grpc_status_code status;
+    grpc_slice details;
+    /* the outcome so far */
+    kn_code code;
+    kn_status st;
+    ProtobufCMessage *resp;
+    gpr_timespec retry_at;
+    struct kn_async *next;
+} kn_async;
+
+struct kn_cq_thread {
+    grpc_completion_queue *cq;
+    pthread_t thread;
+    kn_async *retries; /* waiting out a backoff, by retry_at; this thread's only */
+};
+
+/* Readers start attempts (which must not reach a queue that is shut down);
+ * the writer starts and stops the threads. */
+static pthread_rwlock_t kn_async_lock = PTHREAD_RWLOCK_INITIALIZER;
+static int kn_async_started;
+static atomic_int kn_async_stopping;
+static int kn_async_nthreads;
+static atomic_int kn_async_want = 1;
+static atomic_uint kn_async_rr;
+static kn_cq_thread kn_async_threads[KN_ASYNC_MAX_THREADS];
+
+void kn_client_set_async_threads(int n)
+{
+    atomic_store(&kn_async_want, n < 1 ? 1 : n > KN_ASYNC_MAX_THREADS ? KN_ASYNC_MAX_THREADS : n);
+}
+
+static void kn_async_free(kn_async *a)
+{
+    for (size_t i = 0; i < a->nmd; i++)
+        grpc_slice_unref(a->md[i].value);
+    grpc_slice_unref(a->method);
+    grpc_slice_unref(a->req);
+    free(a);
+}
+
+/* Runs done with the outcome and frees the call. */
+static void kn_async_finish(kn_async *a)
+{
+    kn_call_done done = a->done;
+    void *ud = a->ud;
+    kn_code code = a->code;
+    kn_status st = a->st;
+    ProtobufCMessage *resp = code == KN_OK ? a->resp : NULL;
+    kn_async_free(a);
+    done(ud, code, &st, resp);
+}
+
+static void kn_async_attempt_cleanup(kn_async *a)
+{
+    if (a->send != NULL)
+        grpc_byte_buffer_destroy(a->send);
+    if (a->recv != NULL)
+        grpc_byte_buffer_destroy(a->recv);
+    a->send = a->recv = NULL;
+    grpc_metadata_array_destroy(&a->init_md);
+    grpc_metadata_array_destroy(&a->trailing_md);
+    grpc_slice_unref(a->details);
+    a->details = grpc_empty_slice();
+    if (a->call != NULL)
+        grpc_call_unref(a->call);
+    a->call = NULL;
+}
+
+/* Starts one attempt on a->t's queue; with kn_async_lock read-held and
+ * the client not stopping. KN_OK, or the error in a->code / a->st. */
+static kn_code kn_async_attempt(kn_async *a)
+{
+    a->attempt++;
+    a->call = grpc_channel_create_call(a->ch->ch, NULL, GRPC_PROPAGATE_DEFAULTS, a->t->cq,
+                                       a->method, NULL, a->deadline, NULL);
+    if (a->call == NULL)
+        return a->code = kn_status_set(&a->st, KN_INTERNAL, "cannot create a call");
+    a->send = grpc_raw_byte_buffer_create(&a->req, 1);
+    a->recv = NULL;
+    grpc_metadata_array_init(&a->init_md);
+    grpc_metadata_array_init(&a->trailing_md);
+    a->status = GRPC_STATUS_UNKNOWN;
+    a->details = grpc_empty_slice();
+
+    grpc_op ops[6];
+    memset(ops, 0, sizeof ops);
+    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[0].data.send_initial_metadata.count = a->nmd;
+    ops[0].data.send_initial_metadata.metadata = a->nmd > 0 ? a->md : NULL;
+    ops[1].op = GRPC_OP_SEND_MESSAGE;
+    ops[1].data.send_message.send_message = a->send;
+    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+    ops[3].data.recv_initial_metadata.recv_initial_metadata = &a->init_md;
+    ops[4].op = GRPC_OP_RECV_MESSAGE;
+    ops[4].data.recv_message.recv_message = &a->recv;
+    ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+    ops[5].data.recv_status_on_client.trailing_metadata = &a->trailing_md;
+    ops[5].data.recv_status_on_client.status = &a->status;
+    ops[5].data.recv_status_on_client.status_details = &a->details;
+    grpc_call_error e = grpc_call_start_batch(a->call, ops, 6, a, NULL);
+    if (e != GRPC_CALL_OK) {
+        /* e.g. a header value with characters HTTP/2 forbids */
+        kn_async_attempt_cleanup(a);
+        return a->code =
+                   kn_status_set(&a->st, KN_INTERNAL, "cannot start a call (error %d)", (int)e);
+    }
+    return KN_OK;
+}
+
+/* Reads the outcome of the attempt that just completed into a->code,
+ * a->st and a->resp. */
+static void kn_async_outcome(kn_async *a)
+{
+    kn_code code = kn_status_code(a->status);
+    a->resp = NULL;
+    if (code != KN_OK) {
+        size_t n = GRPC_SLICE_LENGTH(a->details);
+        if (n >= sizeof a->st.message)
+            n = sizeof a->st.message - 1;
+        a->st.code = code;
+        memcpy(a->st.message, GRPC_SLICE_START_PTR(a->details), n);
+        a->st.message[n] = '\0';
+        a->code = code;
+        return;
+    }
+    grpc_byte_buffer_reader r;
+    if (a->recv == NULL) {
+        a->code = kn_status_set(&a->st, KN_INTERNAL, "answered OK without a message");
+        return;
+    }
+    if (!grpc_byte_buffer_reader_init(&r, a->recv)) {
+        a->code = kn_status_set(&a->st, KN_INTERNAL, "cannot read the response");
+        return;
+    }
+    grpc_slice out = grpc_byte_buffer_reader_readall(&r);
+    grpc_byte_buffer_reader_destroy(&r);
+    a->resp = protobuf_c_message_unpack(a->resp_desc, kn_arena_allocator(a->arena),
+                                        GRPC_SLICE_LENGTH(out), GRPC_SLICE_START_PTR(out));
+    grpc_slice_unref(out);
+    if (a->resp == NULL) {
+        a->code =
+            kn_status_set(&a->st, KN_INTERNAL, "cannot decode the %s answered", a->resp_desc->name);
+        return;
+    }
+    kn_status_clear(&a->st);
+    a->code = KN_OK;
+}
+
+static void kn_async_schedule_retry(kn_cq_thread *t, kn_async *a, int64_t wait_ms)
+{
+    a->retry_at =
+        gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(wait_ms, GPR_TIMESPAN));
+    kn_async **p = &t->retries;
+    while (*p != NULL && gpr_time_cmp((*p)->retry_at, a->retry_at) <= 0)
+        p = &(*p)->next;
+    a->next = *p;
+    *p = a;
+}
+
+static void kn_async_completed(kn_cq_thread *t, kn_async *a)
+{
+    kn_async_outcome(a);
+    kn_async_attempt_cleanup(a);
+    if (a->code == KN_UNAVAILABLE && a->attempt < a->attempts && !atomic_load(&kn_async_stopping)) {
+        int64_t wait_ms = kn_backoff_ms(a->attempt);
+        if (kn_ms_until(a->deadline) > wait_ms) {
+            kn_async_schedule_retry(t, a, wait_ms);
+            return;
+        }
+    }
+    kn_async_finish(a);
+}
+
+/* Starts the retries whose backoff is over (all of them, failing, once the
+ * client is stopping). */
+static void kn_async_run_retries(kn_cq_thread *t)
+{
+    gpr_timespec now = gpr_now(GPR_CLOCK_MONOTONIC);
+    while (t->retries != NULL) {
+        kn_async *a = t->retries;
+        int stopping = atomic_load(&kn_async_stopping);
+        if (!stopping && gpr_time_cmp(a->retry_at, now) > 0)
+            break;
+        t->retries = a->next;
+        a->next = NULL;
+        kn_code code = a->code;
+        pthread_rwlock_rdlock(&kn_async_lock);
+        if (!atomic_load(&kn_async_stopping))
+            code = kn_async_attempt(a);
+        pthread_rwlock_unlock(&kn_async_lock);
+        if (code != KN_OK)
+            kn_async_finish(a);
+    }
+}
+
+static void *kn_async_main(void *arg)
+{
+    kn_cq_thread *t = arg;
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    for (;;) {
+        gpr_timespec until =
+            t->retries != NULL ? t->retries->retry_at : gpr_inf_future(GPR_CLOCK_MONOTONIC);
+        grpc_event ev = grpc_completion_queue_next(t->cq, until, NULL);
+        if (ev.type == GRPC_QUEUE_SHUTDOWN)
+            break;
+        if (ev.type == GRPC_OP_COMPLETE)
+            kn_async_completed(t, ev.tag);
+        if (t->retries != NULL)
+            kn_async_run_retries(t);
+    }
+    /* The queue is drained; nothing can be started any more. */
+    while (t->retries != NULL) {
+        kn_async *a = t->retries;
+        t->retries = a->next;
+        kn_async_finish(a);
+    }
+    return NULL;
+}
+
+static void kn_async_start_threads(void)
+{
+    pthread_rwlock_wrlock(&kn_async_lock);
+    if (!kn_async_started && !atomic_load(&kn_async_stopping)) {
+        int n = atomic_load(&kn_async_want);
+        for (int i = 0; i < n; i++) {
+            kn_cq_thread *t = &kn_async_threads[i];
+            t->cq = grpc_completion_queue_create_for_next(NULL);
+            t->retries = NULL;
+            if (pthread_create(&t->thread, NULL, kn_async_main, t) != 0)
+                abort();
+        }
+        kn_async_nthreads = n;
+        kn_async_started = 1;
+    }
+    pthread_rwlock_unlock(&kn_async_lock);
+}
+
+void kn_client_shutdown(void)
+{
+    pthread_rwlock_wrlock(&kn_async_lock);
+    if (!kn_async_started || atomic_load(&kn_async_stopping)) {
+        pthread_rwlock_unlock(&kn_async_lock);
+        return;
+    }
+    atomic_store(&kn_async_stopping, 1);
+    int n = kn_async_nthreads;
+    for (int i = 0; i < n; i++)
+        grpc_completion_queue_shutdown(kn_async_threads[i].cq);
+    pthread_rwlock_unlock(&kn_async_lock);
+    for (int i = 0; i < n; i++)
+        pthread_join(kn_async_threads[i].thread, NULL);
+    pthread_rwlock_wrlock(&kn_async_lock);
+    for (int i = 0; i < n; i++) {
+        grpc_completion_queue_destroy(kn_async_threads[i].cq);
+        kn_async_threads[i].cq = NULL;
+    }
+    kn_async_nthreads = 0;
+    kn_async_started = 0;
+    atomic_store(&kn_async_stopping, 0);
+    pthread_rwlock_unlock(&kn_async_lock);
+}
+
+kn_code kn_channel_call_async(kn_channel *ch, const char *method_path, const ProtobufCMessage *req,
+                              const ProtobufCMessageDescriptor *resp_desc, kn_arena *arena,
+                              const kn_call_opts *opts, kn_call_done done, void *ud)
+{
+    static const kn_call_opts none;
+    const kn_call_opts *o = opts != NULL ? opts : &none;
+    kn_async *a = calloc(1, sizeof *a);
+    if (a == NULL)
+        abort();
+    a->ch = ch;
+    a->method = grpc_slice_from_copied_string(method_path);
+    size_t n = protobuf_c_message_get_packed_size(req);
+    a->req = grpc_slice_malloc(n);
+    protobuf_c_message_pack(req, GRPC_SLICE_START_PTR(a->req));
+    a->nmd = kn_call_md(o, a->md);
+    a->deadline = kn_deadline(o);
+    a->attempts = kn_attempts(o);
+    a->resp_desc = resp_desc;
+    a->arena = arena;
+    a->done = done;
+    a->ud = ud;
+    a->details = grpc_empty_slice();
+    if (ch == NULL) {
+        a->code = kn_status_set(&a->st, KN_UNAVAILABLE, "no channel for %s", method_path);
+        kn_async_finish(a);
+        return KN_UNAVAILABLE;
+    }
+
+    pthread_rwlock_rdlock(&kn_async_lock);
+    while (!kn_async_started && !atomic_load(&kn_async_stopping)) {
+        pthread_rwlock_unlock(&kn_async_lock);
+        kn_async_start_threads();
+        pthread_rwlock_rdlock(&kn_async_lock);
+    }
+    kn_code code;
+    if (atomic_load(&kn_async_stopping)) {
+        code = a->code = kn_status_set(&a->st, KN_UNAVAILABLE, "the client is shutting down");
+    } else {
+        unsigned i = atomic_fetch_add(&kn_async_rr, 1) % (unsigned)kn_async_nthreads;
+        a->t = &kn_async_threads[i];
+        /* Once started, a belongs to the completion thread. */
+        code = kn_async_attempt(a);
+    }
+    pthread_rwlock_unlock(&kn_async_lock);
+    if (code != KN_OK) {
+        if (code == KN_INTERNAL) {
+            char why[KN_STATUS_MSG_MAX];
+            memcpy(why, a->st.message, sizeof why);
+            kn_status_set(&a->st, KN_INTERNAL, "cannot start a call to %s: %s", method_path, why);
+        }
+        kn_async_finish(a);
+    }
+    return code;
 }

@@ -3,7 +3,8 @@
  * thread-safe); targets may list several addresses
  * ("ipv4:127.0.0.1:7001,127.0.0.1:7002") or use DNS ("dns:///svc:7001"),
  * and calls are spread round-robin over them. Each thread completes its
- * calls on its own pluck queue, so there is no shared queue to contend on. */
+ * blocking calls on its own pluck queue, so there is no shared queue to
+ * contend on; asynchronous calls complete on the library's own threads. */
 #ifndef KN_CLIENT_H
 #define KN_CLIENT_H
 
@@ -51,6 +52,42 @@ kn_code kn_call_downstream(kn_call *parent, kn_channel *ch, const char *method_p
 kn_code kn_channel_call_raw(kn_channel *ch, const char *method_path, const void *req,
                             size_t req_len, void **resp, size_t *resp_len, kn_arena *arena,
                             const kn_call_opts *opts, kn_status *st);
+
+/* --- asynchronous unary calls ----------------------------------------------
+ *
+ * For a process that must not block a thread per call in flight (the HTTP
+ * gateway). The call completes on one of the library's completion-queue
+ * threads (started by the first asynchronous call, stopped by
+ * kn_client_shutdown); metadata, signing, deadline and the retry of
+ * UNAVAILABLE for idempotent calls are those of kn_channel_call (a retry
+ * waits out its backoff on the completion thread, holding no thread). */
+
+/* code and st as kn_channel_call would return them; on KN_OK resp is the
+ * decoded response (in the arena given to the call), else NULL. Runs once
+ * per call: on a completion thread, or on the calling thread before
+ * kn_channel_call_async returns when the call cannot start. It may start
+ * further asynchronous calls but must not block (every call completing on
+ * that thread waits for it) and must not call kn_client_shutdown. */
+typedef void (*kn_call_done)(void *ud, kn_code code, const kn_status *st, ProtobufCMessage *resp);
+
+/* Starts method_path with req (encoded before returning: req and opts need
+ * not outlive this call). arena must stay valid until done has run and is
+ * touched only by the call until then. Returns KN_OK when the call started
+ * (done runs later), otherwise the error, done having already run. */
+kn_code kn_channel_call_async(kn_channel *ch, const char *method_path, const ProtobufCMessage *req,
+                              const ProtobufCMessageDescriptor *resp_desc, kn_arena *arena,
+                              const kn_call_opts *opts, kn_call_done done, void *ud);
+
+/* The number of completion threads (1..8, default 1) started by the next
+ * first asynchronous call; calls are spread over them round-robin. */
+void kn_client_set_async_threads(int n);
+
+/* Refuses new asynchronous calls (their done gets UNAVAILABLE), lets those
+ * in flight finish (backoffs cut short), runs their done, and joins the
+ * completion threads. Call before kn_channel_free of a channel with calls
+ * in flight and before kn_runtime_shutdown; a later asynchronous call
+ * starts the threads again. Not from a done callback. */
+void kn_client_shutdown(void);
 
 /* grpc.health.v1.Health/Check on the channel: 1 SERVING, 0 otherwise. */
 int kn_channel_health(kn_channel *ch, const char *service, int timeout_ms);

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "kn_log.h"
+#include "kn_metrics.h"
 
 /* Applied when the conninfo does not say otherwise: a server that does not
  * answer must not hang a worker for the kernel's TCP timeout. */
@@ -29,6 +30,7 @@ struct kn_pg {
     int timeout_ms;
     int in_tx;   /* between kn_pg_begin and commit/rollback */
     int tx_lost; /* the connection broke inside that transaction */
+    int counted; /* pg->conn is counted in konnect_db_connections_open */
     /* Names prepared on the current connection: open addressing, strdup'd. */
     char **prepared;
     size_t prep_cap, prep_len;
@@ -133,6 +135,8 @@ void kn_pg_free(kn_pg *pg)
 {
     if (!pg)
         return;
+    if (pg->counted)
+        kn_metrics_db_open(-1);
     if (pg->conn)
         PQfinish(pg->conn);
     prepared_clear(pg);
@@ -143,6 +147,9 @@ void kn_pg_free(kn_pg *pg)
 
 static void drop_connection(kn_pg *pg)
 {
+    if (pg->counted)
+        kn_metrics_db_open(-1);
+    pg->counted = 0;
     if (pg->conn)
         PQfinish(pg->conn);
     pg->conn = NULL;
@@ -171,9 +178,12 @@ kn_code kn_pg_ensure(kn_pg *pg, kn_status *st)
         while (n && err[n - 1] == '\n')
             n--;
         kn_log_warn("database connect failed: %.*s", (int)n, err);
+        kn_metrics_db_error();
         drop_connection(pg);
         return kn_status_set(st, KN_UNAVAILABLE, "database unavailable");
     }
+    pg->counted = 1;
+    kn_metrics_db_open(1);
     if (pg->timeout_ms > 0 && apply_timeout(pg, st) != KN_OK)
         return st->code;
     return KN_OK;
@@ -198,6 +208,7 @@ static kn_code pg_fail(kn_pg *pg, PGresult *res, const char *what, kn_status *st
         while (n && msg[n - 1] == '\n')
             n--;
         kn_log_warn("database connection lost during %s: %.*s", what, (int)n, msg);
+        kn_metrics_db_error();
         drop_connection(pg);
         return kn_status_set(st, KN_UNAVAILABLE, "database unavailable");
     }
@@ -218,8 +229,10 @@ static kn_code pg_fail(kn_pg *pg, PGresult *res, const char *what, kn_status *st
     if (strncmp(pg->sqlstate, "23", 2) == 0)
         kn_log_debug("statement %s failed: sqlstate %s constraint %s: %.*s", what, pg->sqlstate,
                      pg->constraint, (int)n, msg);
-    else
+    else {
         kn_log_warn("statement %s failed: sqlstate %s: %.*s", what, pg->sqlstate, (int)n, msg);
+        kn_metrics_db_error();
+    }
     /* The server forgot the statement (DISCARD ALL, a pooler in between):
      * prepare again next time. */
     if (strcmp(pg->sqlstate, "26000") == 0)
@@ -252,7 +265,9 @@ PGresult *kn_pg_exec(kn_pg *pg, const kn_pg_stmt *stmt, const char *const *param
         PQclear(pr);
         prepared_add(pg, stmt->name);
     }
+    kn_metrics_db_in_use(1);
     PGresult *res = PQexecPrepared(pg->conn, stmt->name, stmt->nparams, params, NULL, NULL, 0);
+    kn_metrics_db_in_use(-1);
     ExecStatusType s = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
     if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK)
         return res;

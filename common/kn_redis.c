@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "kn_log.h"
+#include "kn_metrics.h"
 
 #define KN_REDIS_RETRY_MS 1000
 
@@ -216,8 +217,12 @@ int kn_redis_up(const kn_redis *r)
 int kn_cache_get(kn_redis *r, const char *key, kn_arena *a, char **val, size_t *len)
 {
     redisReply *rep = kn_redis_command(r, "GET %b", key, strlen(key));
-    if (!rep)
+    if (!rep) {
+        /* A disabled Redis is not an error worth a metric. */
+        if (r != NULL && r->enabled)
+            kn_metrics_cache(KN_METRICS_CACHE_ERROR);
         return -1;
+    }
     int ret = 0;
     if (rep->type == REDIS_REPLY_STRING) {
         char *buf = kn_arena_alloc(a, rep->len + 1);
@@ -229,6 +234,7 @@ int kn_cache_get(kn_redis *r, const char *key, kn_arena *a, char **val, size_t *
         ret = 1;
     }
     freeReplyObject(rep);
+    kn_metrics_cache(ret == 1 ? KN_METRICS_CACHE_HIT : KN_METRICS_CACHE_MISS);
     return ret;
 }
 

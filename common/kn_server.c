@@ -31,6 +31,7 @@
 #include "grpc/health/v1/health.pb-c.h"
 #include "kn_internal.h"
 #include "kn_log.h"
+#include "kn_metrics.h"
 
 #define KN_SLOTS_PER_QUEUE 32
 #define KN_POLL_MS         200
@@ -42,6 +43,8 @@ enum {
     KN_HEALTH_SERVICE_UNKNOWN =
         GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVICE_UNKNOWN,
 };
+
+#define KN_HEALTH_LIVENESS "liveness"
 
 /* Flag of the runtime's Watch method only (streaming). */
 #define KN_METHOD_WATCH (1u << 16)
@@ -60,6 +63,7 @@ typedef struct {
     const ProtobufCMethodDescriptor *md;
     kn_handler fn;
     unsigned flags;
+    int metrics_idx; /* kn_metrics_method_register(path) */
 } kn_method;
 
 typedef struct kn_wk kn_wk;
@@ -260,6 +264,7 @@ static kn_code kn_add_methods(kn_server *s, const ProtobufCServiceDescriptor *sv
         if (e->path == NULL)
             abort();
         snprintf(e->path, len + 1, "/%s/%s", svc->name, e->md->name);
+        e->metrics_idx = kn_metrics_method_register(e->path);
         e->path_len = strlen(e->path);
         for (size_t i = 0; i < n; i++) {
             if (strcmp(bindings[i].method, e->md->name) == 0) {
@@ -664,7 +669,9 @@ static kn_code kn_serve(kn_call *c, int recv_ok)
     kn_status_clear(&c->st);
     if (s->cfg.test_slow_method != NULL && strcmp(s->cfg.test_slow_method, m->path) == 0)
         kn_sleep_ms(s->cfg.test_slow_ms);
+    kn_metrics_grpc_in_flight(1);
     kn_code code = m->fn(c, req, &resp);
+    kn_metrics_grpc_in_flight(-1);
     if (s->cfg.call_done != NULL)
         s->cfg.call_done(c->w->ctx, s->cfg.ud);
     if ((int)code < 0 || (int)code > KN_UNAUTHENTICATED) {
@@ -702,8 +709,10 @@ static void kn_log_call(kn_call *c, kn_code code)
 {
     const char *method =
         c->m != NULL ? c->m->path : kn_printable(c->w->arena, &c->details.method, 200);
-    kn_log_request(method, code, code == KN_OK ? NULL : c->st.message, kn_now_us() - c->start_us,
-                   c->request_id, c->identity.tenant_id, c->identity.user_id);
+    int64_t dur = kn_now_us() - c->start_us;
+    kn_metrics_grpc_observe(c->m != NULL ? c->m->metrics_idx : KN_METRICS_OTHER, code, dur);
+    kn_log_request(method, code, code == KN_OK ? NULL : c->st.message, dur, c->request_id,
+                   c->identity.tenant_id, c->identity.user_id);
 }
 
 static void kn_watch_advance(kn_call *c);
@@ -800,13 +809,21 @@ static kn_code kn_health_check(kn_call *call, const ProtobufCMessage *req, Proto
     const Grpc__Health__V1__HealthCheckRequest *r = (const void *)req;
     kn_server *s = call->s;
     const char *svc = r->service ? r->service : "";
+    Grpc__Health__V1__HealthCheckResponse *out =
+        kn_arena_msg(call->w->arena, &grpc__health__v1__health_check_response__descriptor);
+    /* "liveness" (the Kubernetes liveness probe) only asks whether the
+     * workers still serve calls: a database outage makes the service
+     * unready, and it must recover without the kubelet restarting it. */
+    if (strcmp(svc, KN_HEALTH_LIVENESS) == 0) {
+        out->status = (Grpc__Health__V1__HealthCheckResponse__ServingStatus)KN_HEALTH_SERVING;
+        *resp = &out->base;
+        return KN_OK;
+    }
     int known = 0;
     for (size_t i = 0; i < s->nhealth_names; i++)
         known |= strcmp(s->health_names[i], svc) == 0;
     if (!known)
         return kn_call_error(call, KN_NOT_FOUND, "unknown service %.100s", svc);
-    Grpc__Health__V1__HealthCheckResponse *out =
-        kn_arena_msg(call->w->arena, &grpc__health__v1__health_check_response__descriptor);
     out->status = atomic_load(&s->stopping) ? KN_HEALTH_NOT_SERVING : atomic_load(&s->health);
     *resp = &out->base;
     return KN_OK;

@@ -14,7 +14,9 @@
  * methods with a handler are served, the others answer UNIMPLEMENTED naming
  * the method, unknown paths answer UNIMPLEMENTED. grpc.health.v1.Health is
  * served by the runtime itself (Check; Watch answers the current status and
- * then each change).
+ * then each change). Check of "" or a service's full name follows readiness
+ * (ready_check); Check of "liveness" answers SERVING while the workers
+ * serve, whatever the database does (the Kubernetes liveness probe).
  *
  * Per call the runtime: reads the request up to max_message_bytes
  * (RESOURCE_EXHAUSTED above), decodes it with the call's arena (malformed

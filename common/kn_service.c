@@ -12,7 +12,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "kn_admin.h"
 #include "kn_log.h"
+#include "kn_metrics.h"
 
 #define KN_MIGRATE_RETRY_MS 30000
 #define KN_MIGRATE_PAUSE_MS 500
@@ -188,10 +190,12 @@ int kn_service_main(int argc, char **argv, const kn_service_def *def)
 
     kn_runtime_init();
     kn_log_init(def->name);
+    kn_metrics_init(def->name);
 
     int exit_code = 1;
     int setup_done = 0;
     kn_server *server = NULL;
+    kn_admin *admin = NULL;
     kn_service_config cfg;
     kn_status st;
     kn_status_clear(&st);
@@ -209,6 +213,16 @@ int kn_service_main(int argc, char **argv, const kn_service_def *def)
     }
     kn_log_info("starting %s %s (listen %s, %ld workers)", def->name, KN_VERSION, cfg.listen,
                 cfg.workers);
+
+    /* Before the migrations: /healthz and /metrics answer while a long
+     * migration runs. */
+    if (cfg.admin_listen != NULL && *cfg.admin_listen != '\0') {
+        admin = kn_admin_start(cfg.admin_listen, &st);
+        if (admin == NULL) {
+            kn_log_error("%s", st.message);
+            goto done;
+        }
+    }
 
     int m = kn_svc_migrate(&cfg);
     if (m == 2) {
@@ -285,6 +299,8 @@ done:
     /* Stops the workers (if still running) before teardown closes what
      * their handlers use. */
     kn_server_free(server);
+    /* After the drain: a last scrape still sees the in-flight calls end. */
+    kn_admin_stop(admin);
     if (setup_done && def->teardown != NULL)
         def->teardown();
     kn_pg_free(x.ready_pg);

@@ -161,6 +161,9 @@ for (const overlay of ['dev', 'prod']) {
         for (const p of ['startupProbe', 'readinessProbe', 'livenessProbe']) assert.ok(c[p], `${name}: ${p}`);
         if (SERVICES.includes(name)) {
           for (const p of ['startupProbe', 'readinessProbe', 'livenessProbe']) assert.ok(c[p].grpc, `${name}: ${p} is a native gRPC probe`);
+          // A database outage must not restart the pods: liveness asks the
+          // runtime's "liveness" health name, which ignores the database.
+          assert.equal(c.livenessProbe.grpc.service, 'liveness', `${name}: liveness probe service`);
         }
         assert.ok(c.resources.requests.cpu && c.resources.requests.memory && c.resources.limits.memory, `${name}: resources`);
         assert.equal(c.securityContext.readOnlyRootFilesystem, true, name);
