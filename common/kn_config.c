@@ -190,6 +190,8 @@ kn_code kn_service_config_load(kn_service_config *cfg, const char *service,
     cfg->jwt_secret = config_secret("KN_JWT_SECRET", KN_DEV_JWT_SECRET, &warned_jwt);
     cfg->internal_secret =
         config_secret("KN_INTERNAL_SECRET", KN_DEV_INTERNAL_SECRET, &warned_internal);
+    /* Accepted besides KN_JWT_SECRET during a rotation (docs/operations.md). */
+    cfg->jwt_verify_secret = config_keep(kn_config_str("KN_JWT_VERIFY_SECRET", ""));
 
     long shared_workers;
     rc = kn_config_int("KN_WORKERS", 8, 1, 256, &shared_workers, st);

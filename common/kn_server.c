@@ -120,6 +120,7 @@ struct kn_server {
     char *service;
     char *listen;
     unsigned char *jwt_secret;
+    unsigned char *jwt_verify_secret;
     unsigned char *internal_secret;
 
     kn_method *methods;
@@ -152,6 +153,24 @@ static int64_t kn_now_us(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* The signing secret first, then the verify-only one while a rotation is
+ * under way; a failure reports what the signing secret found. */
+static kn_code kn_verify_token(kn_server *s, const char *tok, kn_identity *id, kn_status *st)
+{
+    int64_t now = (int64_t)time(NULL);
+    size_t len = strlen(tok);
+    kn_code rc = kn_jwt_verify(tok, len, s->cfg.jwt_secret, s->cfg.jwt_secret_len, now, id, st);
+    if (rc == KN_OK || s->cfg.jwt_verify_secret_len == 0)
+        return rc;
+    kn_status prev;
+    kn_status_clear(&prev);
+    if (kn_jwt_verify(tok, len, s->cfg.jwt_verify_secret, s->cfg.jwt_verify_secret_len, now, id,
+                      &prev) != KN_OK)
+        return rc;
+    kn_status_clear(st);
+    return KN_OK;
 }
 
 static void kn_sleep_ms(int ms)
@@ -286,12 +305,17 @@ kn_server *kn_server_new(const kn_server_config *cfg)
     s->listen = kn_xstrdup(cfg->listen ? cfg->listen : "127.0.0.1:0");
     s->jwt_secret = kn_xmemdup(cfg->jwt_secret ? (const void *)cfg->jwt_secret : "",
                                cfg->jwt_secret ? cfg->jwt_secret_len : 0);
+    s->jwt_verify_secret =
+        kn_xmemdup(cfg->jwt_verify_secret ? (const void *)cfg->jwt_verify_secret : "",
+                   cfg->jwt_verify_secret ? cfg->jwt_verify_secret_len : 0);
     s->internal_secret = kn_xmemdup(cfg->internal_secret ? (const void *)cfg->internal_secret : "",
                                     cfg->internal_secret ? cfg->internal_secret_len : 0);
     s->cfg.service = s->service;
     s->cfg.listen = s->listen;
     s->cfg.jwt_secret = s->jwt_secret;
     s->cfg.jwt_secret_len = cfg->jwt_secret ? cfg->jwt_secret_len : 0;
+    s->cfg.jwt_verify_secret = s->jwt_verify_secret;
+    s->cfg.jwt_verify_secret_len = cfg->jwt_verify_secret ? cfg->jwt_verify_secret_len : 0;
     s->cfg.internal_secret = s->internal_secret;
     s->cfg.internal_secret_len = cfg->internal_secret ? cfg->internal_secret_len : 0;
     if (s->cfg.workers <= 0)
@@ -635,8 +659,7 @@ static kn_code kn_serve(kn_call *c, int recv_ok)
             return kn_call_error(c, KN_UNAUTHENTICATED, "missing bearer token");
         kn_status st;
         kn_status_clear(&st);
-        if (kn_jwt_verify(tok, strlen(tok), s->cfg.jwt_secret, s->cfg.jwt_secret_len,
-                          (int64_t)time(NULL), &c->identity, &st) != KN_OK) {
+        if (kn_verify_token(s, tok, &c->identity, &st) != KN_OK) {
             memset(&c->identity, 0, sizeof c->identity);
             return kn_call_error(c, KN_UNAUTHENTICATED, "%s",
                                  st.message[0] ? st.message : "invalid token");
@@ -1160,6 +1183,8 @@ void kn_server_free(kn_server *s)
     free(s->listen);
     sodium_memzero(s->jwt_secret, s->cfg.jwt_secret_len);
     sodium_memzero(s->internal_secret, s->cfg.internal_secret_len);
+    sodium_memzero(s->jwt_verify_secret, s->cfg.jwt_verify_secret_len);
+    free(s->jwt_verify_secret);
     free(s->jwt_secret);
     free(s->internal_secret);
     free(s);

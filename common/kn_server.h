@@ -64,6 +64,10 @@ typedef struct {
     int grace_ms; /* drain time on SIGTERM before in-flight calls are cancelled */
     const unsigned char *jwt_secret;
     size_t jwt_secret_len;
+    /* During a secret rotation, tokens signed with this second secret are
+     * accepted too (it never signs). Empty: none. */
+    const unsigned char *jwt_verify_secret;
+    size_t jwt_verify_secret_len;
     /* Shared by the services to sign service-to-service calls. */
     const unsigned char *internal_secret;
     size_t internal_secret_len;

@@ -250,6 +250,8 @@ int kn_service_main(int argc, char **argv, const kn_service_def *def)
     sc.grace_ms = (int)cfg.grace_ms;
     sc.jwt_secret = (const unsigned char *)(cfg.jwt_secret ? cfg.jwt_secret : "");
     sc.jwt_secret_len = cfg.jwt_secret ? strlen(cfg.jwt_secret) : 0;
+    sc.jwt_verify_secret = (const unsigned char *)cfg.jwt_verify_secret;
+    sc.jwt_verify_secret_len = cfg.jwt_verify_secret ? strlen(cfg.jwt_verify_secret) : 0;
     sc.internal_secret = (const unsigned char *)(cfg.internal_secret ? cfg.internal_secret : "");
     sc.internal_secret_len = cfg.internal_secret ? strlen(cfg.internal_secret) : 0;
     sc.worker_init = kn_svc_worker_init;
