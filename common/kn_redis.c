@@ -24,9 +24,11 @@ struct kn_redis {
     char password[256];
     int timeout_ms;
     redisContext *c;
-    int up;           /* the last command reached Redis */
-    int warned_down;  /* log a lost Redis once, not per request */
-    int64_t retry_at; /* monotonic ms before which no reconnect is tried */
+    int up;                  /* the last command reached Redis */
+    int warned_down;         /* log a lost Redis once, not per request */
+    int64_t retry_at;        /* monotonic ms before which no reconnect is tried */
+    char cache_pattern[128]; /* SCAN pattern of this process's cache keys */
+    char run_id[48];         /* the Redis server instance last connected to */
 };
 
 static int64_t now_ms(void)
@@ -144,6 +146,73 @@ static int setup_cmd(kn_redis *r, redisReply *rep)
     return ok ? 0 : -1;
 }
 
+/* Deletes every key matching the cache pattern; 0 when done. */
+static int flush_cache(kn_redis *r)
+{
+    char cursor[32] = "0";
+    do {
+        redisReply *rep =
+            redisCommand(r->c, "SCAN %s MATCH %s COUNT 1000", cursor, r->cache_pattern);
+        if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+            rep->element[0]->type != REDIS_REPLY_STRING) {
+            if (rep)
+                freeReplyObject(rep);
+            return -1;
+        }
+        snprintf(cursor, sizeof(cursor), "%s", rep->element[0]->str);
+        redisReply *keys = rep->element[1];
+        for (size_t i = 0; i < keys->elements; i++) {
+            redisReply *d = redisCommand(r->c, "UNLINK %b", keys->element[i]->str,
+                                         (size_t)keys->element[i]->len);
+            if (!d) {
+                freeReplyObject(rep);
+                return -1;
+            }
+            freeReplyObject(d);
+        }
+        freeReplyObject(rep);
+    } while (strcmp(cursor, "0") != 0);
+    return 0;
+}
+
+/* A Redis that restarted may have come back from a snapshot holding values
+ * that writes made while it was down could not invalidate: on meeting a new
+ * server instance (INFO's run_id) the cache keys are dropped before any is
+ * read through this connection. 0 when the connection may be used. */
+static int check_instance(kn_redis *r)
+{
+    redisReply *rep = redisCommand(r->c, "INFO server");
+    if (!rep || rep->type != REDIS_REPLY_STRING) {
+        if (rep)
+            freeReplyObject(rep);
+        return -1;
+    }
+    char run_id[sizeof r->run_id] = "";
+    const char *p = strstr(rep->str, "run_id:");
+    if (p != NULL) {
+        p += strlen("run_id:");
+        size_t n = strcspn(p, "\r\n");
+        if (n >= sizeof run_id)
+            n = sizeof run_id - 1;
+        memcpy(run_id, p, n);
+        run_id[n] = '\0';
+    }
+    freeReplyObject(rep);
+    if (r->cache_pattern[0] && r->run_id[0] && strcmp(run_id, r->run_id) != 0) {
+        if (flush_cache(r) != 0)
+            return -1;
+        kn_log_info("redis restarted: cache keys %s dropped", r->cache_pattern);
+    }
+    memcpy(r->run_id, run_id, sizeof r->run_id);
+    return 0;
+}
+
+void kn_redis_set_cache_pattern(kn_redis *r, const char *pattern)
+{
+    if (r != NULL)
+        snprintf(r->cache_pattern, sizeof r->cache_pattern, "%s", pattern ? pattern : "");
+}
+
 static int ensure(kn_redis *r)
 {
     if (!r || !r->enabled)
@@ -168,6 +237,10 @@ static int ensure(kn_redis *r)
     }
     if (r->db && setup_cmd(r, redisCommand(r->c, "SELECT %d", r->db)) != 0) {
         mark_down(r, "SELECT failed");
+        return 0;
+    }
+    if (check_instance(r) != 0) {
+        mark_down(r, "cannot check the server instance");
         return 0;
     }
     if (r->warned_down)

@@ -28,6 +28,13 @@ int kn_redis_parse_url(const char *url, char *host, size_t hostlen, int *port, i
 redisReply *kn_redis_command(kn_redis *r, const char *fmt, ...);
 redisReply *kn_redis_commandargv(kn_redis *r, int argc, const char **argv, const size_t *argvlen);
 
+/* Marks which keys are this process's cache (a SCAN pattern such as
+ * "kn:order:*"): when a reconnect meets a restarted Redis (a new run_id),
+ * they are deleted before anything is read, since a Redis restored from a
+ * snapshot may hold values that writes during its outage could not
+ * invalidate. Locks and other keys are left alone. */
+void kn_redis_set_cache_pattern(kn_redis *r, const char *pattern);
+
 /* 1 if the last command reached Redis. */
 int kn_redis_up(const kn_redis *r);
 

@@ -31,7 +31,7 @@ typedef struct {
     int tick_stop;
 } kn_svc_ctx;
 
-static kn_worker *kn_worker_new(const kn_service_config *cfg, int index)
+static kn_worker *kn_worker_new(const kn_service_def *def, const kn_service_config *cfg, int index)
 {
     kn_worker *w = calloc(1, sizeof *w);
     if (w == NULL)
@@ -41,6 +41,7 @@ static kn_worker *kn_worker_new(const kn_service_config *cfg, int index)
     w->pg = kn_pg_new(cfg->database_url);
     w->redis =
         kn_redis_new(cfg->redis_url != NULL ? cfg->redis_url : "", (int)cfg->redis_timeout_ms);
+    kn_redis_set_cache_pattern(w->redis, def->cache_key_pattern);
     return w;
 }
 
@@ -56,7 +57,7 @@ static void kn_worker_free(kn_worker *w)
 static void *kn_svc_worker_init(int index, void *ud)
 {
     kn_svc_ctx *x = ud;
-    return kn_worker_new(x->cfg, index);
+    return kn_worker_new(x->def, x->cfg, index);
 }
 
 static void kn_svc_worker_destroy(void *ctx, void *ud)
@@ -92,7 +93,7 @@ static void kn_deadline_after(struct timespec *ts, long ms)
 static void *kn_svc_tick_main(void *arg)
 {
     kn_svc_ctx *x = arg;
-    kn_worker *w = kn_worker_new(x->cfg, (int)x->cfg->workers);
+    kn_worker *w = kn_worker_new(x->def, x->cfg, (int)x->cfg->workers);
     long interval = x->def->tick_interval_ms > 0 ? x->def->tick_interval_ms : 1000;
     pthread_mutex_lock(&x->tick_mu);
     while (!x->tick_stop) {

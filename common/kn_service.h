@@ -40,6 +40,9 @@ typedef struct {
      * worker (connections); NULL for none. */
     void (*tick)(kn_worker *w);
     int tick_interval_ms;
+    /* SCAN pattern of the service's cache keys ("kn:order:*"), dropped when
+     * Redis restarts (kn_redis_set_cache_pattern); NULL: no cache. */
+    const char *cache_key_pattern;
 } kn_service_def;
 
 int kn_service_main(int argc, char **argv, const kn_service_def *def);

@@ -33,6 +33,7 @@ static const kn_service_def location_service = {
     .service = &konnect__location__v1__location_service__descriptor,
     .bindings = bindings,
     .nbindings = sizeof bindings / sizeof bindings[0],
+    .cache_key_pattern = "kn:location:*",
 };
 
 int main(int argc, char **argv)

@@ -45,6 +45,7 @@ static const kn_service_def order_service = {
     .teardown = teardown,
     .tick = order_repair_tick,
     .tick_interval_ms = 1000,
+    .cache_key_pattern = "kn:order:*",
 };
 
 int main(int argc, char **argv)
