@@ -44,6 +44,9 @@ kn_code assign_op_begin(assign_op *op, int *noop, kn_status *st)
         budget = left / 2;
     int64_t deadline = now_ms() + (budget > 0 ? budget : 0);
     long backoff = 2;
+    /* Whether the last attempt held the lock but met another holder's
+     * pending entry rather than a busy lock. */
+    int blocked_by_entry = 0;
 
     for (;;) {
         if (op->precheck) {
@@ -55,6 +58,7 @@ kn_code assign_op_begin(assign_op *op, int *noop, kn_status *st)
         int got = 0;
         if (assign_lock_try(op->w, op->tenant, kind, id, &op->lock, &got, st) != KN_OK)
             return st->code;
+        blocked_by_entry = got;
         if (got) {
             kn_code c = assign_store_entry_reserve(
                 op->w->pg, op->a, op->tenant, op->target,
@@ -71,6 +75,13 @@ kn_code assign_op_begin(assign_op *op, int *noop, kn_status *st)
             if (c != KN_ABORTED)
                 return c;
         }
+        if (now_ms() >= deadline && blocked_by_entry)
+            /* The entry's holder lost its lock: it crashed or stalled, and the
+             * repair loop finishes its work shortly. Not a lost race, a
+             * dependency not yet back: the client retries. */
+            return kn_status_set(st, KN_UNAVAILABLE,
+                                 "%s %s has an interrupted assignment being repaired; retry", kind,
+                                 id);
         if (now_ms() >= deadline)
             return kn_status_set(st, KN_ABORTED,
                                  "%s %s is being assigned by another request; retry", kind, id);
