@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/prctl.h>
 #include <time.h>
 
 #include <grpc/byte_buffer.h>
@@ -639,9 +640,14 @@ static void kn_async_run_retries(kn_cq_thread *t)
 static void *kn_async_main(void *arg)
 {
     kn_cq_thread *t = arg;
-    sigset_t all;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    prctl(PR_SET_NAME, "kn-client-cq", 0, 0, 0);
+    /* The process's sigwait gets SIGINT/SIGTERM, whichever thread started
+     * this one. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
     for (;;) {
         gpr_timespec until =
             t->retries != NULL ? t->retries->retry_at : gpr_inf_future(GPR_CLOCK_MONOTONIC);

@@ -1,16 +1,19 @@
-/* The HTTP/JSON API: a matched route and a gw_request become one gRPC call
- * (or the create-order saga), and its answer or error a gw_response. */
+/* The HTTP/JSON API: a matched route and a gw_request become one
+ * asynchronous gRPC call (or the create-order saga, a chain of them), and
+ * its answer or error a gw_response, built on the completion thread. */
 #include "gateway.h"
 
 #include <ctype.h>
 #include <jansson.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
+#include "grpc/health/v1/health.pb-c.h"
 #include "kn_log.h"
 #include "konnect/assign/v1/assign.pb-c.h"
 #include "konnect/order/v1/order.pb-c.h"
@@ -306,16 +309,42 @@ static void call_opts(const gw_request *req, const gw_route *r, kn_call_opts *o)
                     ((r->flags & GW_R_IDEMPOTENCY) && req->idempotency_key != NULL);
 }
 
-static kn_code call_rpc(gw_request *req, gw_svc svc, const char *rpc, const ProtobufCMessage *in,
-                        ProtobufCMessage **out, const kn_call_opts *o, kn_status *st)
+/* One request in flight: what its completions need. In the request's
+ * arena, which the completion thread owns until op->done runs. */
+typedef struct {
+    gw_request *req;
+    gw_response *resp;
+    gw_done_fn done;
+    void *ud;
+    kn_call_opts o;
+    /* the create-order saga */
+    const char *assignee;
+    Konnect__Order__V1__Order *order;
+    /* readyz */
+    atomic_int pending;
+    atomic_int ok[GW_SVC_COUNT];
+} gw_op;
+
+static void finish(gw_op *op)
 {
+    op->done(op->ud);
+}
+
+/* Starts rpc of svc; cb runs once (see kn_channel_call_async). */
+static void call_rpc(gw_op *op, gw_svc svc, const char *rpc, const ProtobufCMessage *in,
+                     const kn_call_opts *o, kn_call_done cb)
+{
+    gw_request *req = op->req;
     const ProtobufCServiceDescriptor *sd = gw_svc_descriptor(svc);
     const ProtobufCMethodDescriptor *md = protobuf_c_service_descriptor_get_method_by_name(sd, rpc);
-    kn_status_clear(st);
-    if (gw_channels[svc] == NULL)
-        return kn_status_set(st, KN_UNAVAILABLE, "no target for the %s service", gw_svc_label(svc));
+    if (gw_channels[svc] == NULL) {
+        kn_status st;
+        kn_status_set(&st, KN_UNAVAILABLE, "no target for the %s service", gw_svc_label(svc));
+        cb(op, st.code, &st, NULL);
+        return;
+    }
     const char *path = kn_arena_sprintf(req->arena, "/%s/%s", sd->name, rpc);
-    return kn_channel_call(gw_channels[svc], path, in, md->output, out, req->arena, o, st);
+    kn_channel_call_async(gw_channels[svc], path, in, md->output, req->arena, o, cb, op);
 }
 
 static void reply_msg(const gw_route *r, const ProtobufCMessage *out, gw_response *resp)
@@ -331,113 +360,162 @@ static void reply_msg(const gw_route *r, const ProtobufCMessage *out, gw_respons
     gw_json_reply(resp, 200, gw_msg_to_json(out));
 }
 
-static void handle_grpc(gw_request *req, gw_response *resp)
+static void grpc_done(void *ud, kn_code code, const kn_status *st, ProtobufCMessage *out)
 {
+    gw_op *op = ud;
+    if (code != KN_OK)
+        grpc_error(op->req, op->resp, st);
+    else
+        reply_msg(op->req->match.route, out, op->resp);
+    finish(op);
+}
+
+static void handle_grpc(gw_op *op)
+{
+    gw_request *req = op->req;
+    gw_response *resp = op->resp;
     const gw_route *r = req->match.route;
     const ProtobufCMethodDescriptor *md = gw_route_method(r);
     json_t *body = NULL;
-    ProtobufCMessage *in = NULL, *out = NULL;
-    kn_call_opts o;
-    kn_status st;
+    ProtobufCMessage *in = NULL;
     if (r->flags & GW_R_BODY) {
         body = parse_body(req, resp);
-        if (body == NULL)
+        if (body == NULL) {
+            finish(op);
             return;
+        }
     } else if (req->body_len > 0) {
         gw_error(resp, 400, KN_INVALID_ARGUMENT, "this request takes no body");
+        finish(op);
         return;
     }
     int rc = build_request(req, r, md->input, body, &in, resp);
     json_decref(body);
-    if (rc != 0)
-        return;
-    call_opts(req, r, &o);
-    if (call_rpc(req, r->svc, r->rpc, in, &out, &o, &st) != KN_OK) {
-        grpc_error(req, resp, &st);
+    if (rc != 0) {
+        finish(op);
         return;
     }
-    reply_msg(r, out, resp);
+    call_opts(req, r, &op->o);
+    call_rpc(op, r->svc, r->rpc, in, &op->o, grpc_done);
 }
 
 /* POST /v1/orders: CreateOrder, then AssignOrder when assigneeUserId is
- * set, then GetOrder for the final state. A saga made idempotent by its
- * steps: CreateOrder with the same request_id answers the same order, and
- * the assignment runs only while the order is still unassigned, so a
- * retry with the same Idempotency-Key finishes what a failed try left. */
-static void handle_create_order(gw_request *req, gw_response *resp)
+ * set, then GetOrder for the final state, each step started from the
+ * completion of the one before. A saga made idempotent by its steps:
+ * CreateOrder with the same request_id answers the same order, and the
+ * assignment runs only while the order is still unassigned, so a retry
+ * with the same Idempotency-Key finishes what a failed try left. */
+static void saga_got(void *ud, kn_code code, const kn_status *st, ProtobufCMessage *out)
 {
+    gw_op *op = ud;
+    (void)st;
+    if (code != KN_OK) {
+        /* Assigned; answer the order as created with the assignee set. */
+        op->order->assignee_user_id = (char *)op->assignee;
+        reply_msg(op->req->match.route, &op->order->base, op->resp);
+    } else {
+        reply_msg(op->req->match.route, out, op->resp);
+    }
+    finish(op);
+}
+
+static void saga_assigned(void *ud, kn_code code, const kn_status *st, ProtobufCMessage *out)
+{
+    gw_op *op = ud;
+    gw_response *resp = op->resp;
+    (void)out;
+    if (code != KN_OK) {
+        /* The order exists; the client retries with the same key to finish. */
+        char m[KN_STATUS_MSG_MAX + 128];
+        snprintf(m, sizeof m, "order %s was created but not assigned: %s", op->order->id,
+                 st->message);
+        json_t *details = json_pack("[{s:s,s:s}]", "type", "konnect.gateway.PartialSaga", "orderId",
+                                    op->order->id);
+        if (st->code == KN_UNAVAILABLE)
+            resp->retry_after = 1;
+        error_details(resp, gw_http_status(st->code), st->code, m, details);
+        finish(op);
+        return;
+    }
+    Konnect__Order__V1__GetOrderRequest greq = KONNECT__ORDER__V1__GET_ORDER_REQUEST__INIT;
+    greq.id = op->order->id;
+    kn_call_opts go = op->o;
+    go.idempotent = 1;
+    call_rpc(op, GW_SVC_ORDER, "GetOrder", &greq.base, &go, saga_got);
+}
+
+static void saga_created(void *ud, kn_code code, const kn_status *st, ProtobufCMessage *out)
+{
+    gw_op *op = ud;
+    if (code != KN_OK) {
+        grpc_error(op->req, op->resp, st);
+        finish(op);
+        return;
+    }
+    Konnect__Order__V1__Order *order = (Konnect__Order__V1__Order *)out;
+    if (op->assignee == NULL || *op->assignee == '\0' ||
+        (order->assignee_user_id != NULL && *order->assignee_user_id != '\0')) {
+        reply_msg(op->req->match.route, out, op->resp);
+        finish(op);
+        return;
+    }
+    op->order = order;
+    Konnect__Assign__V1__AssignOrderRequest areq = KONNECT__ASSIGN__V1__ASSIGN_ORDER_REQUEST__INIT;
+    areq.order_id = order->id;
+    areq.user_id = (char *)op->assignee;
+    kn_call_opts ao = op->o;
+    ao.idempotent = 0;
+    call_rpc(op, GW_SVC_ASSIGN, "AssignOrder", &areq.base, &ao, saga_assigned);
+}
+
+static void handle_create_order(gw_op *op)
+{
+    gw_request *req = op->req;
+    gw_response *resp = op->resp;
     const gw_route *r = req->match.route;
     json_t *body = parse_body(req, resp);
-    ProtobufCMessage *in = NULL, *out = NULL;
-    const char *assignee = NULL;
-    kn_call_opts o;
-    kn_status st;
-    if (body == NULL)
+    ProtobufCMessage *in = NULL;
+    if (body == NULL) {
+        finish(op);
         return;
+    }
     json_t *a = json_object_get(body, "assigneeUserId");
     if (a != NULL && !json_is_null(a)) {
         if (!json_is_string(a)) {
             json_decref(body);
             gw_error(resp, 400, KN_INVALID_ARGUMENT, "field \"assigneeUserId\": expected a string");
+            finish(op);
             return;
         }
-        assignee = kn_arena_strdup(req->arena, json_string_value(a));
+        op->assignee = kn_arena_strdup(req->arena, json_string_value(a));
     }
     json_object_del(body, "assigneeUserId");
     int rc = build_request(req, r, &konnect__order__v1__create_order_request__descriptor, body, &in,
                            resp);
     json_decref(body);
-    if (rc != 0)
-        return;
-    call_opts(req, r, &o);
-    if (call_rpc(req, GW_SVC_ORDER, "CreateOrder", in, &out, &o, &st) != KN_OK) {
-        grpc_error(req, resp, &st);
+    if (rc != 0) {
+        finish(op);
         return;
     }
-    Konnect__Order__V1__Order *order = (Konnect__Order__V1__Order *)out;
-    if (assignee == NULL || *assignee == '\0' ||
-        (order->assignee_user_id != NULL && *order->assignee_user_id != '\0')) {
-        reply_msg(r, out, resp);
-        return;
-    }
-    Konnect__Assign__V1__AssignOrderRequest areq = KONNECT__ASSIGN__V1__ASSIGN_ORDER_REQUEST__INIT;
-    areq.order_id = order->id;
-    areq.user_id = (char *)assignee;
-    ProtobufCMessage *aout = NULL;
-    kn_call_opts ao = o;
-    ao.idempotent = 0;
-    if (call_rpc(req, GW_SVC_ASSIGN, "AssignOrder", &areq.base, &aout, &ao, &st) != KN_OK) {
-        /* The order exists; the client retries with the same key to finish. */
-        char m[KN_STATUS_MSG_MAX + 128];
-        snprintf(m, sizeof m, "order %s was created but not assigned: %s", order->id, st.message);
-        json_t *details =
-            json_pack("[{s:s,s:s}]", "type", "konnect.gateway.PartialSaga", "orderId", order->id);
-        int http = gw_http_status(st.code);
-        if (st.code == KN_UNAVAILABLE)
-            resp->retry_after = 1;
-        error_details(resp, http, st.code, m, details);
-        return;
-    }
-    Konnect__Order__V1__GetOrderRequest greq = KONNECT__ORDER__V1__GET_ORDER_REQUEST__INIT;
-    greq.id = order->id;
-    kn_call_opts go = o;
-    go.idempotent = 1;
-    ProtobufCMessage *gout = NULL;
-    if (call_rpc(req, GW_SVC_ORDER, "GetOrder", &greq.base, &gout, &go, &st) != KN_OK) {
-        /* Assigned; answer the order as created with the assignee set. */
-        order->assignee_user_id = (char *)assignee;
-        reply_msg(r, out, resp);
-        return;
-    }
-    reply_msg(r, gout, resp);
+    call_opts(req, r, &op->o);
+    call_rpc(op, GW_SVC_ORDER, "CreateOrder", in, &op->o, saga_created);
 }
 
-static void handle_readyz(gw_response *resp)
+/* GET /readyz: Health/Check of the services in parallel, each with its own
+ * arena (they may complete on different threads); the last to answer
+ * writes the response. */
+typedef struct {
+    gw_op *op;
+    int svc;
+    kn_arena *arena;
+} gw_probe;
+
+static void readyz_reply(gw_op *op)
 {
     json_t *svcs = json_object();
     char missing[128] = "";
     for (int s = 0; s < GW_SVC_COUNT; s++) {
-        int ok = gw_channels[s] != NULL && kn_channel_health(gw_channels[s], "", 1000);
+        int ok = atomic_load(&op->ok[s]);
         json_object_set_new(svcs, gw_svc_label(s), json_string(ok ? "SERVING" : "NOT_SERVING"));
         if (!ok) {
             size_t n = strlen(missing);
@@ -454,7 +532,54 @@ static void handle_readyz(gw_response *resp)
         json_object_set_new(j, "message", json_string(m));
     }
     json_object_set_new(j, "services", svcs);
-    gw_json_reply(resp, missing[0] == '\0' ? 200 : 503, j);
+    gw_json_reply(op->resp, missing[0] == '\0' ? 200 : 503, j);
+    finish(op);
+}
+
+static void readyz_probed(void *ud, kn_code code, const kn_status *st, ProtobufCMessage *out)
+{
+    gw_probe *p = ud;
+    gw_op *op = p->op;
+    (void)st;
+    if (code == KN_OK) {
+        const Grpc__Health__V1__HealthCheckResponse *r = (const void *)out;
+        atomic_store(&op->ok[p->svc],
+                     r->status == GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING);
+    }
+    kn_arena_free(p->arena);
+    free(p);
+    if (atomic_fetch_sub(&op->pending, 1) == 1)
+        readyz_reply(op);
+}
+
+static void handle_readyz(gw_op *op)
+{
+    Grpc__Health__V1__HealthCheckRequest hreq = GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
+    hreq.service = "";
+    kn_call_opts o;
+    memset(&o, 0, sizeof o);
+    o.timeout_ms = 1000;
+    /* One extra count held while starting, so no probe finishes the op
+     * before every probe has started. */
+    atomic_store(&op->pending, GW_SVC_COUNT + 1);
+    for (int s = 0; s < GW_SVC_COUNT; s++) {
+        atomic_store(&op->ok[s], 0);
+        if (gw_channels[s] == NULL) {
+            atomic_fetch_sub(&op->pending, 1);
+            continue;
+        }
+        gw_probe *p = calloc(1, sizeof *p);
+        if (p == NULL)
+            abort();
+        p->op = op;
+        p->svc = s;
+        p->arena = kn_arena_new(512);
+        kn_channel_call_async(gw_channels[s], "/grpc.health.v1.Health/Check", &hreq.base,
+                              &grpc__health__v1__health_check_response__descriptor, p->arena, &o,
+                              readyz_probed, p);
+    }
+    if (atomic_fetch_sub(&op->pending, 1) == 1)
+        readyz_reply(op);
 }
 
 /* Bearer token checks shared by every authenticated route: present, valid
@@ -489,26 +614,36 @@ static int authorize(gw_request *req, gw_response *resp)
     return 0;
 }
 
-void gw_api_handle(gw_request *req, gw_response *resp)
+void gw_api_start(gw_request *req, gw_response *resp, gw_done_fn done, void *ud)
 {
     const gw_route *r = req->match.route;
-    if (!(r->flags & GW_R_PUBLIC) && authorize(req, resp) != 0)
+    if (!(r->flags & GW_R_PUBLIC) && authorize(req, resp) != 0) {
+        done(ud);
         return;
+    }
+    if (r->kind == GW_H_LOGIN) {
+        gw_login_start(req, resp, done, ud);
+        return;
+    }
+    gw_op *op = kn_arena_alloc(req->arena, sizeof *op);
+    memset(op, 0, sizeof *op);
+    op->req = req;
+    op->resp = resp;
+    op->done = done;
+    op->ud = ud;
     switch (r->kind) {
     case GW_H_GRPC:
-        handle_grpc(req, resp);
+        handle_grpc(op);
         break;
     case GW_H_CREATE_ORDER:
-        handle_create_order(req, resp);
-        break;
-    case GW_H_LOGIN:
-        gw_login(req, resp);
+        handle_create_order(op);
         break;
     case GW_H_READYZ:
-        handle_readyz(resp);
+        handle_readyz(op);
         break;
     default:
         gw_api_handle_inline(req, resp);
+        finish(op);
         break;
     }
 }
@@ -553,7 +688,7 @@ void gw_api_handle_inline(gw_request *req, gw_response *resp)
         gw_static_serve(req->path, resp);
         break;
     default:
-        gw_api_handle(req, resp);
+        gw_error(resp, 500, KN_INTERNAL, "route %s needs a service call", r->path);
         break;
     }
 }

@@ -1,7 +1,8 @@
 /* gateway: the HTTP/JSON front of Konnect. http.c runs libmicrohttpd and
- * hands every request that calls a service to a worker thread (the MHD
- * connection is suspended meanwhile); api.c turns a gw_request into a
- * gw_response; transcode.c and routes.c are the generic parts; auth.c is
+ * suspends the connection of every request that calls a service while
+ * api.c makes its asynchronous gRPC call(s); the completion (on a
+ * kn_client completion thread) builds the gw_response and resumes the
+ * connection. transcode.c and routes.c are the generic parts; auth.c is
  * login; ratelimit.c the in-memory limiters; metrics.c /metrics. */
 #ifndef GW_GATEWAY_H
 #define GW_GATEWAY_H
@@ -22,8 +23,8 @@ typedef struct {
     const char *targets[GW_SVC_COUNT];
     const unsigned char *jwt_secret;
     size_t jwt_secret_len;
-    long threads; /* MHD polling threads */
-    long workers; /* threads that make the gRPC calls */
+    long threads;    /* MHD polling threads */
+    long cq_threads; /* kn_client completion threads */
     long max_connections;
     long per_ip_connections; /* 0 = no limit */
     long conn_timeout_s;
@@ -48,8 +49,8 @@ typedef struct {
 } gw_kv;
 
 /* Everything api.c needs, copied out of the MHD connection so that a
- * worker thread can serve it while the connection is suspended. Strings
- * live in arena. */
+ * completion thread can serve it while the connection is suspended.
+ * Strings live in arena. */
 typedef struct {
     kn_arena *arena;
     const char *method;
@@ -89,9 +90,15 @@ void gw_error(gw_response *resp, int http_status, int grpc_code, const char *fmt
     __attribute__((format(printf, 4, 5)));
 void gw_json_reply(gw_response *resp, int status, void *json /* json_t*, stolen */);
 int gw_http_status(int grpc_code);
-/* Serves req (route already matched) into resp; may block on gRPC. */
-void gw_api_handle(gw_request *req, gw_response *resp);
-/* The answer when the route needs no worker thread. */
+/* Runs once resp is complete. */
+typedef void (*gw_done_fn)(void *ud);
+/* Serves req (route already matched) into resp without blocking: done(ud)
+ * runs exactly once when resp is complete, either on the calling thread
+ * before gw_api_start returns (an answer found without a call, or a call
+ * that could not start) or later on a kn_client completion thread. req and
+ * resp (and req->arena) belong to the call until then. */
+void gw_api_start(gw_request *req, gw_response *resp, gw_done_fn done, void *ud);
+/* The answer when the route calls no service (on the calling thread). */
 void gw_api_handle_inline(gw_request *req, gw_response *resp);
 int gw_api_init(void);
 void gw_api_shutdown(void);
@@ -100,8 +107,8 @@ void gw_api_shutdown(void);
 int gw_http_start(const char *admin_listen);
 void gw_http_stop(void);
 
-/* auth.c */
-void gw_login(gw_request *req, gw_response *resp);
+/* auth.c: POST /v1/login, asynchronous like gw_api_start. */
+void gw_login_start(gw_request *req, gw_response *resp, gw_done_fn done, void *ud);
 int gw_auth_init(void);
 
 /* ratelimit.c: fixed tables of hashed keys, LRU-evicted, safe to share. */

@@ -1,13 +1,14 @@
 /* The HTTP server: libmicrohttpd with an internal epoll thread pool.
  *
  * A request that calls a service is not served on the MHD thread: once its
- * body is read, the connection is suspended, the request (copied out of
- * the connection into its arena) goes to a queue, a worker thread makes the
- * blocking gRPC call(s), stores the response and resumes the connection,
- * and the MHD thread queues the response. So a slow service holds a worker,
- * never an event loop with hundreds of other connections on it. Requests
- * that need no service (healthz, metrics, static files, CORS preflight,
- * errors found before routing) are answered on the MHD thread.
+ * body is read (and copied out of the connection into its arena), api.c
+ * starts the asynchronous gRPC call(s) and the connection is suspended; the
+ * completion, on a kn_client completion thread, builds the response and
+ * resumes the connection, and the MHD thread queues the response. No
+ * thread waits for a service: a slow one holds memory per request, never a
+ * thread or an event loop. Requests that need no service (healthz,
+ * metrics, static files, CORS preflight, errors found before routing) are
+ * answered on the MHD thread.
  *
  * MHD 0.9.75 pitfall (NOTES-platform.md): queueing or suspending in the
  * first access-handler call of a request makes MHD close the connection
@@ -20,11 +21,13 @@
 #include <microhttpd.h>
 #include <netdb.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kn_log.h"
@@ -32,7 +35,9 @@
 enum { ST_NEW = 0, ST_BODY, ST_WAIT, ST_READY, ST_DONE };
 
 typedef struct gw_ctx {
-    int state;
+    int state; /* ST_WAIT -> ST_READY under mu */
+    int suspended;
+    pthread_mutex_t mu;
     int admin;
     struct MHD_Connection *conn;
     kn_arena *arena;
@@ -43,66 +48,34 @@ typedef struct gw_ctx {
     int route_index;
     gw_request req;
     gw_response resp;
-    struct gw_ctx *next;
 } gw_ctx;
 
 static struct MHD_Daemon *daemon_main, *daemon_admin;
 
-/* The worker queue. */
-static pthread_mutex_t q_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t q_cv = PTHREAD_COND_INITIALIZER;
-static gw_ctx *q_head, *q_tail;
-static int q_stop;
-static pthread_t *workers;
-static long nworkers;
+/* Requests between gw_api_start and their completion; stopping refuses
+ * new ones (checked after counting, so gw_http_stop cannot miss one). */
+static atomic_long inflight;
+static atomic_int stopping;
 
-/* --- workers -------------------------------------------------------------- */
+/* --- completions ------------------------------------------------------------- */
 
-static void *worker_main(void *arg)
+/* gw_api_start's done: on a completion thread, or on the MHD thread before
+ * gw_api_start returns. Whoever comes second of this and the suspension in
+ * on_request moves the request on: a suspended connection is resumed here;
+ * otherwise on_request sees ST_READY and answers without suspending. */
+static void api_done(void *ud)
 {
-    (void)arg;
-    for (;;) {
-        pthread_mutex_lock(&q_mu);
-        while (q_head == NULL && !q_stop)
-            pthread_cond_wait(&q_cv, &q_mu);
-        gw_ctx *c = q_head;
-        if (c == NULL) {
-            pthread_mutex_unlock(&q_mu);
-            break;
-        }
-        q_head = c->next;
-        if (q_head == NULL)
-            q_tail = NULL;
-        pthread_mutex_unlock(&q_mu);
-
-        gw_api_handle(&c->req, &c->resp);
-        c->state = ST_READY;
-        /* The last touch of c: once resumed, the MHD thread owns it. */
-        MHD_resume_connection(c->conn);
-    }
-    return NULL;
-}
-
-/* Suspends c's connection and queues it; -1 (nothing done) once the
- * workers are stopping. */
-static int enqueue(gw_ctx *c)
-{
-    pthread_mutex_lock(&q_mu);
-    if (q_stop) {
-        pthread_mutex_unlock(&q_mu);
-        return -1;
-    }
-    c->state = ST_WAIT;
-    MHD_suspend_connection(c->conn);
-    c->next = NULL;
-    if (q_tail)
-        q_tail->next = c;
-    else
-        q_head = c;
-    q_tail = c;
-    pthread_cond_signal(&q_cv);
-    pthread_mutex_unlock(&q_mu);
-    return 0;
+    gw_ctx *c = ud;
+    pthread_mutex_lock(&c->mu);
+    c->state = ST_READY;
+    int resume = c->suspended;
+    struct MHD_Connection *conn = c->conn;
+    pthread_mutex_unlock(&c->mu);
+    /* From here on the MHD thread may answer and free c. A suspended
+     * connection stays until resumed, so conn is still valid. */
+    if (resume)
+        MHD_resume_connection(conn);
+    atomic_fetch_sub(&inflight, 1);
 }
 
 /* --- CORS --------------------------------------------------------------------- */
@@ -354,6 +327,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (c == NULL)
             return MHD_NO;
         c->conn = conn;
+        pthread_mutex_init(&c->mu, NULL);
         c->admin = cls != NULL;
         c->arena = kn_arena_new(4096);
         c->start_us = gw_now_us();
@@ -374,6 +348,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     case ST_BODY:
         break;
     case ST_READY:
+        c->suspended = 0;
         return send_response(c);
     case ST_WAIT:
     case ST_DONE:
@@ -451,10 +426,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         gw_api_handle_inline(&c->req, &c->resp);
         return send_response(c);
     }
-    if (enqueue(c) != 0) {
+    atomic_fetch_add(&inflight, 1);
+    if (atomic_load(&stopping)) {
+        atomic_fetch_sub(&inflight, 1);
         gw_error(&c->resp, 503, KN_UNAVAILABLE, "the gateway is shutting down");
         return send_response(c);
     }
+    c->state = ST_WAIT;
+    gw_api_start(&c->req, &c->resp, api_done, c);
+    pthread_mutex_lock(&c->mu);
+    if (c->state == ST_READY) {
+        /* Answered already (an error found before any call, or a fast
+         * completion): no suspension needed. */
+        pthread_mutex_unlock(&c->mu);
+        return send_response(c);
+    }
+    c->suspended = 1;
+    MHD_suspend_connection(conn);
+    pthread_mutex_unlock(&c->mu);
     return MHD_YES;
 }
 
@@ -477,6 +466,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         close(c->resp.fd);
     free(c->body);
     kn_arena_free(c->arena);
+    pthread_mutex_destroy(&c->mu);
     free(c);
     *con_cls = NULL;
 }
@@ -547,13 +537,7 @@ static struct MHD_Daemon *start_daemon(const char *listen, int admin, unsigned t
 
 int gw_http_start(const char *admin_listen)
 {
-    nworkers = gw_cfg.workers;
-    workers = calloc((size_t)nworkers, sizeof *workers);
-    if (workers == NULL)
-        return -1;
-    for (long i = 0; i < nworkers; i++)
-        if (pthread_create(&workers[i], NULL, worker_main, NULL) != 0)
-            return -1;
+    atomic_store(&stopping, 0);
     daemon_main = start_daemon(gw_cfg.listen, 0, (unsigned)gw_cfg.threads);
     if (daemon_main == NULL) {
         kn_log_error("cannot listen on %s", gw_cfg.listen);
@@ -574,20 +558,24 @@ int gw_http_start(const char *admin_listen)
 
 void gw_http_stop(void)
 {
-    /* Stop accepting, let the workers finish what is queued (each resumes
-     * its connection), then stop the daemons. */
+    /* Stop accepting, let the requests in flight complete (each resumes its
+     * connection; every call has a deadline), then stop the daemons: MHD
+     * must not be stopped with connections suspended. */
     if (daemon_main)
         MHD_quiesce_daemon(daemon_main);
     if (daemon_admin)
         MHD_quiesce_daemon(daemon_admin);
-    pthread_mutex_lock(&q_mu);
-    q_stop = 1;
-    pthread_cond_broadcast(&q_cv);
-    pthread_mutex_unlock(&q_mu);
-    for (long i = 0; i < nworkers; i++)
-        pthread_join(workers[i], NULL);
-    free(workers);
-    workers = NULL;
+    atomic_store(&stopping, 1);
+    int64_t give_up = gw_now_us() + (gw_cfg.call_timeout_ms + 2000) * 1000;
+    while (atomic_load(&inflight) > 0 && gw_now_us() < give_up) {
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    if (atomic_load(&inflight) > 0) {
+        /* Their completions still need the connections: leave MHD be. */
+        kn_log_warn("%ld requests still in flight at shutdown", (long)atomic_load(&inflight));
+        return;
+    }
     if (daemon_main)
         MHD_stop_daemon(daemon_main);
     if (daemon_admin)

@@ -47,7 +47,7 @@ static int load_config(void)
     c->jwt_secret = (const unsigned char *)secret;
     c->jwt_secret_len = strlen(secret);
     if (load_int("KN_GATEWAY_THREADS", 2, 1, 64, &c->threads) ||
-        load_int("KN_GATEWAY_WORKERS", 64, 1, 1024, &c->workers) ||
+        load_int("KN_GATEWAY_CQ_THREADS", 1, 1, 8, &c->cq_threads) ||
         load_int("KN_GATEWAY_MAX_CONNECTIONS", 4096, 16, 1000000, &c->max_connections) ||
         load_int("KN_GATEWAY_PER_IP_CONNECTIONS", 0, 0, 1000000, &c->per_ip_connections) ||
         load_int("KN_GATEWAY_CONN_TIMEOUT_S", 30, 1, 3600, &c->conn_timeout_s) ||
@@ -113,6 +113,7 @@ int main(int argc, char **argv)
         kn_log_warn("KN_JWT_SECRET is empty: login cannot sign tokens and tokens are checked "
                     "only by the services");
     kn_runtime_init();
+    kn_client_set_async_threads((int)gw_cfg.cq_threads);
     int rc = 1;
     for (int s = 0; s < GW_SVC_COUNT; s++) {
         gw_channels[s] = kn_channel_new(gw_cfg.targets[s], (int)gw_cfg.max_message_bytes);
@@ -135,6 +136,8 @@ int main(int argc, char **argv)
     rc = 0;
 done:
     gw_http_stop();
+    /* Every call has completed (gw_http_stop waited); join the threads. */
+    kn_client_shutdown();
     gw_api_shutdown();
     for (int s = 0; s < GW_SVC_COUNT; s++)
         kn_channel_free(gw_channels[s]);

@@ -31,7 +31,7 @@ enum {
     GW_R_ETAG = 1u << 5,         /* the response's etag field -> ETag header */
     GW_R_PUBLIC = 1u << 6,       /* no bearer token needed */
     GW_R_PAGED = 1u << 7,        /* has page_size: capped */
-    GW_R_BLOCKING = 1u << 8,     /* runs on a worker thread (calls a service) */
+    GW_R_BLOCKING = 1u << 8,     /* calls a service: served asynchronously */
 };
 
 #define GW_MAX_VARS 2
