@@ -30,6 +30,13 @@ typedef struct {
 kn_code kn_jwt_verify(const char *token, size_t token_len, const unsigned char *secret,
                       size_t secret_len, int64_t now, kn_identity *out, kn_status *st);
 
+/* kn_jwt_verify with secret, then with verify_secret when it is set: the
+ * second secret of a rotation, accepted but never used to sign
+ * (KN_JWT_VERIFY_SECRET). A failure reports what `secret` found. */
+kn_code kn_jwt_verify_any(const char *token, size_t token_len, const unsigned char *secret,
+                          size_t secret_len, const unsigned char *verify_secret,
+                          size_t verify_secret_len, int64_t now, kn_identity *out, kn_status *st);
+
 /* Signs a token for id (id->exp is written as exp, now as iat) into out.
  * Returns the token length, or -1 if outlen is too small. */
 int kn_jwt_sign(const kn_identity *id, int64_t now, const unsigned char *secret, size_t secret_len,

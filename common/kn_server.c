@@ -155,24 +155,6 @@ static int64_t kn_now_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* The signing secret first, then the verify-only one while a rotation is
- * under way; a failure reports what the signing secret found. */
-static kn_code kn_verify_token(kn_server *s, const char *tok, kn_identity *id, kn_status *st)
-{
-    int64_t now = (int64_t)time(NULL);
-    size_t len = strlen(tok);
-    kn_code rc = kn_jwt_verify(tok, len, s->cfg.jwt_secret, s->cfg.jwt_secret_len, now, id, st);
-    if (rc == KN_OK || s->cfg.jwt_verify_secret_len == 0)
-        return rc;
-    kn_status prev;
-    kn_status_clear(&prev);
-    if (kn_jwt_verify(tok, len, s->cfg.jwt_verify_secret, s->cfg.jwt_verify_secret_len, now, id,
-                      &prev) != KN_OK)
-        return rc;
-    kn_status_clear(st);
-    return KN_OK;
-}
-
 static void kn_sleep_ms(int ms)
 {
     struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
@@ -659,7 +641,9 @@ static kn_code kn_serve(kn_call *c, int recv_ok)
             return kn_call_error(c, KN_UNAUTHENTICATED, "missing bearer token");
         kn_status st;
         kn_status_clear(&st);
-        if (kn_verify_token(s, tok, &c->identity, &st) != KN_OK) {
+        if (kn_jwt_verify_any(tok, strlen(tok), s->cfg.jwt_secret, s->cfg.jwt_secret_len,
+                              s->cfg.jwt_verify_secret, s->cfg.jwt_verify_secret_len,
+                              (int64_t)time(NULL), &c->identity, &st) != KN_OK) {
             memset(&c->identity, 0, sizeof c->identity);
             return kn_call_error(c, KN_UNAUTHENTICATED, "%s",
                                  st.message[0] ? st.message : "invalid token");

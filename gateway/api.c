@@ -19,13 +19,6 @@
 #include "konnect/order/v1/order.pb-c.h"
 #include "transcode.h"
 
-/* Output-only fields and fields set from headers: refused in any request
- * body (no mass assignment). Path variables are added per route. */
-static const char *const body_deny[] = {
-    "id",          "tenantId",   "status",    "etag",         "createTime", "updateTime",
-    "collectTime", "cancelTime", "requestId", "fencingToken", NULL,
-};
-
 static gw_limiter *token_limiter;
 static char *openapi_doc;
 static size_t openapi_len;
@@ -163,12 +156,6 @@ static void grpc_error(const gw_request *req, gw_response *resp, const kn_status
 
 /* --- request building ---------------------------------------------------- */
 
-static const char *path_var_json(const char *field, char *buf, size_t n)
-{
-    gw_json_name(field, buf, n);
-    return buf;
-}
-
 /* "\"abc\"", "W/\"abc\"" or "abc" -> "abc". */
 static const char *strip_etag(kn_arena *a, const char *v)
 {
@@ -226,17 +213,10 @@ static int build_request(gw_request *req, const gw_route *r, const ProtobufCMess
     ProtobufCAllocator *al = kn_arena_allocator(req->arena);
     ProtobufCMessage *msg = gw_msg_new(in, al);
     char err[GW_ERR_MAX];
-    const char *deny[16];
-    char varnames[GW_MAX_VARS][64];
-    size_t nd = 0;
+    gw_body_deny deny;
+    gw_route_body_deny(r, &deny);
 
-    for (const char *const *d = body_deny; *d; d++)
-        deny[nd++] = *d;
-    for (int i = 0; i < GW_MAX_VARS && r->vars[i]; i++)
-        deny[nd++] = path_var_json(r->vars[i], varnames[i], sizeof varnames[i]);
-    deny[nd] = NULL;
-
-    if (body != NULL && gw_json_to_msg(body, msg, al, deny, err, sizeof err) != 0) {
+    if (body != NULL && gw_json_to_msg(body, msg, al, deny.names, err, sizeof err) != 0) {
         gw_error(resp, 400, KN_INVALID_ARGUMENT, "%s", err);
         return -1;
     }
@@ -246,21 +226,9 @@ static int build_request(gw_request *req, const gw_route *r, const ProtobufCMess
         return -1;
     }
     for (size_t i = 0; i < req->nquery; i++) {
-        const char *k = req->query[i].key;
-        const ProtobufCFieldDescriptor *f = gw_field_lookup(in, k);
-        int denied =
-            f == NULL || strcmp(f->name, "request_id") == 0 || strcmp(f->name, "etag") == 0;
-        for (int v = 0; !denied && v < GW_MAX_VARS && r->vars[v]; v++)
-            denied = strcmp(f->name, r->vars[v]) == 0;
-        if (denied) {
-            gw_error(resp, 400, KN_INVALID_ARGUMENT, "unknown query parameter \"%s\"", k);
-            return -1;
-        }
-        /* "?status=&assignment=" as an HTML form sends it: not set. */
-        if (req->query[i].value == NULL || req->query[i].value[0] == '\0')
-            continue;
-        if (gw_set_field_text(msg, f, req->query[i].value, al, err, sizeof err) != 0) {
-            gw_error(resp, 400, KN_INVALID_ARGUMENT, "query parameter %s", err);
+        if (gw_route_query_param(r, msg, req->query[i].key, req->query[i].value, al, err,
+                                 sizeof err) != 0) {
+            gw_error(resp, 400, KN_INVALID_ARGUMENT, "%s", err);
             return -1;
         }
     }
@@ -596,8 +564,9 @@ static int authorize(gw_request *req, gw_response *resp)
     if (gw_cfg.jwt_secret_len > 0) {
         kn_identity id;
         kn_status st;
-        if (kn_jwt_verify(tok, strlen(tok), gw_cfg.jwt_secret, gw_cfg.jwt_secret_len,
-                          (int64_t)time(NULL), &id, &st) != KN_OK) {
+        if (kn_jwt_verify_any(tok, strlen(tok), gw_cfg.jwt_secret, gw_cfg.jwt_secret_len,
+                              gw_cfg.jwt_verify_secret, gw_cfg.jwt_verify_secret_len,
+                              (int64_t)time(NULL), &id, &st) != KN_OK) {
             resp->www_authenticate = 1;
             gw_error(resp, 401, KN_UNAUTHENTICATED, "%s", st.message);
             return -1;

@@ -23,6 +23,9 @@ typedef struct {
     const char *targets[GW_SVC_COUNT];
     const unsigned char *jwt_secret;
     size_t jwt_secret_len;
+    /* Accepted too, never signs: the second secret of a rotation. */
+    const unsigned char *jwt_verify_secret;
+    size_t jwt_verify_secret_len;
     long threads;    /* MHD polling threads */
     long cq_threads; /* kn_client completion threads */
     long max_connections;
@@ -130,6 +133,17 @@ void gw_limiter_reset(gw_limiter *l, const char *key);
 #define GW_ROUTE_UNMATCHED ((int)gw_nroutes + 1)
 void gw_metrics_observe(int route_index, int status, int64_t duration_us);
 void gw_metrics_conn(int delta);
+void gw_metrics_slow_client(void);
+
+/* conn_guard.c: closes connections whose request headers take longer than
+ * the limit (slow clients), which libmicrohttpd's inactivity timeout misses. */
+typedef struct gw_guard_conn gw_guard_conn;
+int gw_guard_start(int64_t limit_us);
+void gw_guard_stop(void);
+gw_guard_conn *gw_guard_open(int fd);
+void gw_guard_close(gw_guard_conn *g);
+void gw_guard_request_started(gw_guard_conn *g);
+void gw_guard_request_done(gw_guard_conn *g);
 char *gw_metrics_render(size_t *len);
 
 /* static.c */

@@ -316,6 +316,13 @@ static int admin_path(const char *url)
 
 /* --- the access handler ------------------------------------------------- */
 
+static gw_guard_conn *conn_guard(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci != NULL ? ci->socket_context : NULL;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
@@ -334,6 +341,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         c->route_index = GW_ROUTE_UNMATCHED;
         gw_response_init(&c->resp);
         *con_cls = c;
+        gw_guard_request_started(conn_guard(conn));
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
         if (cl != NULL && strtoull(cl, NULL, 10) > (unsigned long long)gw_cfg.max_body) {
             capture(c, url, method);
@@ -452,8 +460,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
     gw_ctx *c = *con_cls;
     (void)cls;
-    (void)conn;
     (void)toe;
+    gw_guard_request_done(conn_guard(conn));
     if (c == NULL)
         return;
     if (c->state != ST_DONE && c->state != ST_NEW) {
@@ -475,9 +483,16 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
                           enum MHD_ConnectionNotificationCode toe)
 {
     (void)cls;
-    (void)conn;
-    (void)socket_context;
-    gw_metrics_conn(toe == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1);
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        gw_metrics_conn(1);
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        *socket_context = ci != NULL ? gw_guard_open(ci->connect_fd) : NULL;
+    } else {
+        gw_metrics_conn(-1);
+        gw_guard_close(*socket_context);
+        *socket_context = NULL;
+    }
 }
 
 /* --- start / stop -------------------------------------------------------- */
@@ -538,6 +553,8 @@ static struct MHD_Daemon *start_daemon(const char *listen, int admin, unsigned t
 int gw_http_start(const char *admin_listen)
 {
     atomic_store(&stopping, 0);
+    if (gw_guard_start((int64_t)gw_cfg.conn_timeout_s * 1000000) != 0)
+        return -1;
     daemon_main = start_daemon(gw_cfg.listen, 0, (unsigned)gw_cfg.threads);
     if (daemon_main == NULL) {
         kn_log_error("cannot listen on %s", gw_cfg.listen);
@@ -581,4 +598,5 @@ void gw_http_stop(void)
     if (daemon_admin)
         MHD_stop_daemon(daemon_admin);
     daemon_main = daemon_admin = NULL;
+    gw_guard_stop();
 }

@@ -46,6 +46,9 @@ static int load_config(void)
     const char *secret = kn_config_str("KN_JWT_SECRET", "");
     c->jwt_secret = (const unsigned char *)secret;
     c->jwt_secret_len = strlen(secret);
+    const char *verify_secret = kn_config_str("KN_JWT_VERIFY_SECRET", "");
+    c->jwt_verify_secret = (const unsigned char *)verify_secret;
+    c->jwt_verify_secret_len = strlen(verify_secret);
     if (load_int("KN_GATEWAY_THREADS", 2, 1, 64, &c->threads) ||
         load_int("KN_GATEWAY_CQ_THREADS", 1, 1, 8, &c->cq_threads) ||
         load_int("KN_GATEWAY_MAX_CONNECTIONS", 4096, 16, 1000000, &c->max_connections) ||

@@ -20,6 +20,7 @@ static _Atomic uint64_t counts[MAX_ROUTES][NSTATUS];
 static _Atomic uint64_t hist[MAX_ROUTES][NBOUNDS + 1];
 static _Atomic uint64_t sum_us[MAX_ROUTES];
 static _Atomic long open_conns;
+static _Atomic long slow_clients;
 
 void gw_metrics_observe(int route_index, int status, int64_t duration_us)
 {
@@ -39,6 +40,11 @@ void gw_metrics_observe(int route_index, int status, int64_t duration_us)
 void gw_metrics_conn(int delta)
 {
     atomic_fetch_add_explicit(&open_conns, delta, memory_order_relaxed);
+}
+
+void gw_metrics_slow_client(void)
+{
+    atomic_fetch_add_explicit(&slow_clients, 1, memory_order_relaxed);
 }
 
 typedef struct {
@@ -126,8 +132,13 @@ char *gw_metrics_render(size_t *len)
     put(&s,
         "# HELP kn_gateway_open_connections Open HTTP connections.\n"
         "# TYPE kn_gateway_open_connections gauge\n"
-        "kn_gateway_open_connections %ld\n",
-        atomic_load_explicit(&open_conns, memory_order_relaxed));
+        "kn_gateway_open_connections %ld\n"
+        "# HELP kn_gateway_slow_clients_total Connections cut off for sending their request "
+        "headers too slowly.\n"
+        "# TYPE kn_gateway_slow_clients_total counter\n"
+        "kn_gateway_slow_clients_total %ld\n",
+        atomic_load_explicit(&open_conns, memory_order_relaxed),
+        atomic_load_explicit(&slow_clients, memory_order_relaxed));
     *len = s.len;
     return s.buf;
 }

@@ -7,6 +7,7 @@
 #include "konnect/assign/v1/assign.pb-c.h"
 #include "konnect/location/v1/location.pb-c.h"
 #include "konnect/order/v1/order.pb-c.h"
+#include "transcode.h"
 
 #define B   GW_R_BODY
 #define Q   GW_R_QUERY
@@ -192,4 +193,43 @@ void gw_route_find(const char *method, const char *path, gw_match *m)
         if (strstr(m->allow, r->method) == NULL && len + strlen(r->method) + 3 < sizeof m->allow)
             snprintf(m->allow + len, sizeof m->allow - len, "%s%s", len ? ", " : "", r->method);
     }
+}
+
+/* Output-only fields and fields set from headers. */
+static const char *const body_deny[] = {
+    "id",          "tenantId",   "status",    "etag",         "createTime", "updateTime",
+    "collectTime", "cancelTime", "requestId", "fencingToken", NULL,
+};
+
+void gw_route_body_deny(const gw_route *r, gw_body_deny *out)
+{
+    size_t n = 0;
+    for (const char *const *d = body_deny; *d; d++)
+        out->names[n++] = *d;
+    for (int i = 0; i < GW_MAX_VARS && r->vars[i]; i++) {
+        gw_json_name(r->vars[i], out->vars[i], sizeof out->vars[i]);
+        out->names[n++] = out->vars[i];
+    }
+    out->names[n] = NULL;
+}
+
+int gw_route_query_param(const gw_route *r, ProtobufCMessage *msg, const char *key,
+                         const char *value, ProtobufCAllocator *al, char *err, size_t errlen)
+{
+    const ProtobufCFieldDescriptor *f = gw_field_lookup(msg->descriptor, key);
+    int denied = f == NULL || strcmp(f->name, "request_id") == 0 || strcmp(f->name, "etag") == 0;
+    for (int v = 0; !denied && v < GW_MAX_VARS && r->vars[v]; v++)
+        denied = strcmp(f->name, r->vars[v]) == 0;
+    if (denied) {
+        snprintf(err, errlen, "unknown query parameter \"%s\"", key);
+        return -1;
+    }
+    if (value == NULL || value[0] == '\0')
+        return 0;
+    char ferr[GW_ERR_MAX];
+    if (gw_set_field_text(msg, f, value, al, ferr, sizeof ferr) != 0) {
+        snprintf(err, errlen, "query parameter %s", ferr);
+        return -1;
+    }
+    return 0;
 }

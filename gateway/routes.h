@@ -77,4 +77,22 @@ typedef struct {
  * except "/": the caller falls back to the web folder for other GETs. */
 void gw_route_find(const char *method, const char *path, gw_match *m);
 
+/* What a request of a route may set, and from where (no mass assignment):
+ * a JSON body may not set output-only fields, fields that come from headers
+ * (request_id, etag) or the route's path variables. */
+#define GW_BODY_DENY_MAX 16
+typedef struct {
+    const char *names[GW_BODY_DENY_MAX]; /* JSON names, NULL-terminated */
+    char vars[GW_MAX_VARS][64];
+} gw_body_deny;
+
+void gw_route_body_deny(const gw_route *r, gw_body_deny *out);
+
+/* Applies one query parameter to msg, a request of route r: a field by its
+ * JSON or proto name, not request_id, etag or a path variable; an empty
+ * value means "not set" (as an HTML form sends it). 0 applied or skipped,
+ * -1 refused with err naming the parameter. */
+int gw_route_query_param(const gw_route *r, ProtobufCMessage *msg, const char *key,
+                         const char *value, ProtobufCAllocator *al, char *err, size_t errlen);
+
 #endif
