@@ -585,7 +585,14 @@ class Cluster {
     env.KN_JWT_SECRET = this.secret;
     env.KN_INTERNAL_SECRET = this.internalSecret;
     env.KN_GATEWAY_LISTEN = `127.0.0.1:${this.ports.gateway}`;
-    if (!this.persistent) env.KN_WORKERS = '2';
+    if (!this.persistent) {
+      env.KN_WORKERS = '2';
+      // Argon2id at its cheapest in test clusters: the sanitizer build makes
+      // the production cost (t=2, 19 MiB) take about a second per login, and
+      // tests log in many times. Tests of the hashing itself set their own.
+      env.KN_ASSIGN_PWHASH_OPSLIMIT = '1';
+      env.KN_ASSIGN_PWHASH_MEMLIMIT_KIB = '8192';
+    }
     const supp = path.join(SOURCE_DIR, 'tests', 'lsan.supp');
     env.ASAN_OPTIONS = 'detect_leaks=1:abort_on_error=0:halt_on_error=1:detect_stack_use_after_return=0';
     env.UBSAN_OPTIONS = 'print_stacktrace=1:halt_on_error=1';
