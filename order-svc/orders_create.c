@@ -11,6 +11,38 @@
 #include "kn_validate.h"
 #include "order_svc.h"
 
+/* A day: only bounds what a stale entry could cost if a location were ever
+ * re-created with the same id under another zone. */
+#define ORDER_LOCATION_TZ_TTL_S 86400
+
+/* A location's time zone never changes (location-svc has no RPC that
+ * edits it), so it is cached in Redis without expiry concerns and CreateOrder
+ * makes one call to location-svc (Attach or Reserve) instead of two. The
+ * first create at a location, or any with Redis down, asks GetLocation. */
+static kn_code location_time_zone(kn_call *call, const char *tenant, const char *location_id,
+                                  const char **tz, kn_status *st)
+{
+    kn_worker *w = kn_call_worker(call);
+    kn_arena *a = kn_call_arena(call);
+    char *key = kn_arena_sprintf(a, "kn:order:%s:location-tz:%s", tenant, location_id);
+    char *cached = NULL;
+    if (kn_cache_get(w->redis, key, a, &cached, NULL) == 1 && cached[0] != '\0') {
+        *tz = cached;
+        return KN_OK;
+    }
+    Konnect__Location__V1__GetLocationRequest *gl =
+        kn_arena_msg(a, &konnect__location__v1__get_location_request__descriptor);
+    gl->id = (char *)location_id;
+    Konnect__Location__V1__Location *loc = NULL;
+    if (kn_call_downstream(call, order_location_channel, LOC_PATH("GetLocation"), &gl->base,
+                           &konnect__location__v1__location__descriptor, (ProtobufCMessage **)&loc,
+                           1, st) != KN_OK)
+        return st->code;
+    *tz = loc->time_zone && loc->time_zone[0] ? loc->time_zone : "UTC";
+    kn_cache_set(w->redis, key, *tz, strlen(*tz), ORDER_LOCATION_TZ_TTL_S);
+    return KN_OK;
+}
+
 static kn_code validate(kn_call *call, const Konnect__Order__V1__CreateOrderRequest *req,
                         kn_status *st)
 {
@@ -150,19 +182,14 @@ kn_code order_create(kn_call *call, const ProtobufCMessage *req_, ProtobufCMessa
     }
 
     /* The location's time zone is copied onto the order (ListOrders dates). */
-    Konnect__Location__V1__GetLocationRequest *gl =
-        kn_arena_msg(a, &konnect__location__v1__get_location_request__descriptor);
-    gl->id = req->location_id;
-    Konnect__Location__V1__Location *loc = NULL;
-    if (kn_call_downstream(call, order_location_channel, LOC_PATH("GetLocation"), &gl->base,
-                           &konnect__location__v1__location__descriptor, (ProtobufCMessage **)&loc,
-                           1, &st) != KN_OK) {
-        if (st.code == KN_NOT_FOUND)
+    const char *tz = NULL;
+    kn_code lrc = location_time_zone(call, me->tenant_id, req->location_id, &tz, &st);
+    if (lrc != KN_OK) {
+        if (lrc == KN_NOT_FOUND)
             return kn_call_error(call, KN_NOT_FOUND, "location_id: location %s not found",
                                  req->location_id);
         return order_downstream_fail(call, "GetLocation", &st);
     }
-    const char *tz = loc->time_zone && loc->time_zone[0] ? loc->time_zone : "UTC";
 
     order_intent intent;
     if (order_store_intent_create(w->pg, a, me->tenant_id, order_id, (int)req->type,
