@@ -258,16 +258,34 @@ static const kn_pg_stmt location_insert_stmt = {
     " SELECT " COLS_LOC " FROM l",
     6};
 
-static kn_code location_by_request(kn_pg *pg, kn_arena *a, const char *tenant, const char *rid,
-                                   loc_location **out, kn_status *st)
+/* A request_id names one request: a retry gets the first result, the same
+ * id with other contents is a client bug the gateway must see. The compared
+ * fields are never changed after the create. */
+static kn_code request_reused(kn_status *st)
+{
+    return kn_status_set(st, KN_ALREADY_EXISTS,
+                         "request_id was already used with a different request");
+}
+
+/* *out is the location created with this request_id, or NULL. tz is the
+ * time zone as stored ("" defaults to UTC). */
+static kn_code location_by_request(kn_pg *pg, kn_arena *a, const char *tenant,
+                                   const Konnect__Location__V1__CreateLocationRequest *req,
+                                   const char *tz, loc_location **out, kn_status *st)
 {
     kn_code rc = KN_OK;
-    const char *p[] = {tenant, rid};
+    const char *p[] = {tenant, req->request_id};
     PGresult *r = exec(pg, &location_by_request_stmt, p, &rc, st);
     if (!r)
         return rc;
     *out = PQntuples(r) > 0 ? row_location(a, r, 0) : NULL;
     PQclear(r);
+    if (*out &&
+        (strcmp((*out)->name, req->name) != 0 || strcmp((*out)->code, req->code) != 0 ||
+         strcmp((*out)->address, req->address) != 0 || strcmp((*out)->time_zone, tz) != 0)) {
+        *out = NULL;
+        return request_reused(st);
+    }
     return KN_OK;
 }
 
@@ -278,12 +296,11 @@ kn_code loc_store_create_location(kn_pg *pg, kn_arena *a, const loc_ctx *cx,
     kn_code rc = KN_OK;
     PGresult *r = NULL;
     *out = NULL;
+    const char *tz = req->time_zone[0] ? req->time_zone : "UTC";
     if (req->request_id[0]) {
-        if ((rc = location_by_request(pg, a, cx->tenant, req->request_id, out, st)) != KN_OK ||
-            *out)
+        if ((rc = location_by_request(pg, a, cx->tenant, req, tz, out, st)) != KN_OK || *out)
             return rc;
     }
-    const char *tz = req->time_zone[0] ? req->time_zone : "UTC";
     const char *tp[] = {tz};
     if (!(r = exec(pg, &tz_valid_stmt, tp, &rc, st)))
         goto done;
@@ -297,8 +314,7 @@ kn_code loc_store_create_location(kn_pg *pg, kn_arena *a, const loc_ctx *cx,
         goto done;
     if (PQntuples(r) > 0)
         *out = row_location(a, r, 0);
-    else if ((rc = location_by_request(pg, a, cx->tenant, req->request_id, out, st)) == KN_OK &&
-             !*out)
+    else if ((rc = location_by_request(pg, a, cx->tenant, req, tz, out, st)) == KN_OK && !*out)
         rc = kn_status_set(st, KN_ABORTED, "concurrent create, retry");
 done:
     PQclear(r);
@@ -658,16 +674,27 @@ static const kn_pg_stmt package_insert_stmt = {
     " SELECT " COLS_PKG " FROM p",
     8};
 
-static kn_code package_by_request(kn_pg *pg, kn_arena *a, const char *tenant, const char *rid,
+/* *out is the package registered with this request_id, or NULL (see
+ * request_reused). */
+static kn_code package_by_request(kn_pg *pg, kn_arena *a, const char *tenant,
+                                  const Konnect__Location__V1__RegisterPackageRequest *req,
                                   loc_package **out, kn_status *st)
 {
     kn_code rc = KN_OK;
-    const char *p[] = {tenant, rid};
+    const char *p[] = {tenant, req->request_id};
     PGresult *r = exec(pg, &package_by_request_stmt, p, &rc, st);
     if (!r)
         return rc;
     *out = PQntuples(r) > 0 ? row_package(a, r, 0, 0) : NULL;
     PQclear(r);
+    if (*out && (strcmp((*out)->barcode, req->barcode) != 0 ||
+                 strcmp((*out)->tracking_number, req->tracking_number) != 0 ||
+                 strcmp((*out)->carrier, req->carrier) != 0 ||
+                 strcmp((*out)->description, req->description) != 0 ||
+                 strcasecmp((*out)->location_id, req->location_id) != 0)) {
+        *out = NULL;
+        return request_reused(st);
+    }
     return KN_OK;
 }
 
@@ -678,7 +705,7 @@ kn_code loc_store_register_package(kn_pg *pg, kn_arena *a, const loc_ctx *cx,
     kn_code rc = KN_OK;
     *out = NULL;
     if (req->request_id[0]) {
-        if ((rc = package_by_request(pg, a, cx->tenant, req->request_id, out, st)) != KN_OK || *out)
+        if ((rc = package_by_request(pg, a, cx->tenant, req, out, st)) != KN_OK || *out)
             return rc;
     }
     const char *p[] = {cx->tenant,   req->location_id, req->barcode,    req->tracking_number,
@@ -689,7 +716,7 @@ kn_code loc_store_register_package(kn_pg *pg, kn_arena *a, const loc_ctx *cx,
     if (PQntuples(r) > 0)
         *out = row_package(a, r, 0, 0);
     else if (req->request_id[0])
-        rc = package_by_request(pg, a, cx->tenant, req->request_id, out, st);
+        rc = package_by_request(pg, a, cx->tenant, req, out, st);
     if (rc == KN_OK && !*out)
         rc =
             kn_status_set(st, KN_NOT_FOUND, "location_id: location %s not found", req->location_id);

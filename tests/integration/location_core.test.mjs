@@ -38,9 +38,20 @@ test('locations: create, get, list with pagination and query, rules', async () =
   await rejects(t.call('CreateLocation', { name: 'x', code: uniq() }, t.tokA), Status.PERMISSION_DENIED);
   // request_id: a retry returns the first result and creates nothing.
   const rid = c.uuid();
-  const a1 = await t.location({ request_id: rid });
-  const a2 = await t.location({ request_id: rid });
+  const body = { request_id: rid, name: `Depot ${uniq('R')}`, code: uniq('C'), address: 'Street 2', time_zone: '' };
+  const a1 = await t.location(body);
+  const a2 = await t.location(body);
   assert.equal(a2.id, a1.id);
+  assert.equal(a2.time_zone, 'UTC');
+  // The same request_id with another body is a client bug, never a silent replay.
+  for (const change of [{ name: 'Other' }, { code: uniq('C') }, { address: 'Street 3' }, { time_zone: 'Europe/Oslo' }]) {
+    await rejects(t.location({ ...body, ...change }), Status.ALREADY_EXISTS,
+      /^request_id was already used with a different request/);
+  }
+  // Another tenant's request_id space is its own.
+  const o1 = await other.location({ ...body, code: uniq('C') });
+  assert.notEqual(o1.id, a1.id);
+  assert.equal((await t.location(body)).id, a1.id, 'still replays after the refusals');
   // List: pages cover everything once, newest first; query matches code.
   const seen = [];
   let token = '';
@@ -126,11 +137,19 @@ test('packages: register rules, request_id, barcode unique per tenant', async ()
   await rejects(t.pkg(loc.id, {}, t.tokA), Status.PERMISSION_DENIED);
   await rejects(t.pkg(c.uuid()), Status.NOT_FOUND, /location_id/);
   const rid = c.uuid();
-  const r1 = await t.pkg(loc.id, { request_id: rid });
-  const r2 = await t.pkg(loc.id, { request_id: rid });
+  const body = { request_id: rid, barcode: uniq('BC'), tracking_number: uniq('TN'), carrier: 'DHL', description: 'a part' };
+  const r1 = await t.pkg(loc.id, body);
+  const r2 = await t.pkg(loc.id, body);
   assert.equal(r1.id, r2.id);
+  const loc2 = await t.location();
+  for (const [change, locId] of [[{ barcode: uniq('BC') }, loc.id], [{ tracking_number: '' }, loc.id],
+    [{ carrier: 'UPS' }, loc.id], [{ description: 'another' }, loc.id], [{}, loc2.id]]) {
+    await rejects(t.pkg(locId, { ...body, ...change }), Status.ALREADY_EXISTS,
+      /^request_id was already used with a different request/);
+  }
+  assert.equal((await t.pkg(loc.id, body)).id, r1.id);
   const regs = (await t.activity(r1.id)).filter((a) => a.kind === 'ACTIVITY_KIND_PACKAGE_REGISTERED');
-  assert.equal(regs.length, 1);
+  assert.equal(regs.length, 1, 'replays and refusals write no activity');
   // SQL metacharacters are data.
   for (const weird of ["50%_off\\", "x'; DROP TABLE packages; --", 'a_b%c']) {
     const w = await t.pkg(loc.id, { barcode: `${weird}${uniq()}` });
