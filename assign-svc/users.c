@@ -100,6 +100,12 @@ kn_code assign_create_user(kn_call *call, const ProtobufCMessage *req, ProtobufC
             KN_OK)
             return kn_call_fail(call, &st);
         if (found) {
+            /* Email and role never change after the create, so a retry that
+             * differs in them is another request under the same id (the
+             * gateway answers 422). Names may have been edited since. */
+            if (strcasecmp(u.email, r->email) != 0 || u.role != (int)r->role)
+                return kn_call_error(call, KN_ALREADY_EXISTS,
+                                     "request_id was already used with a different request");
             *resp = &assign_user_to_pb(a, &u)->base;
             return KN_OK;
         }
