@@ -21,20 +21,20 @@ kn_code kn_config_bool(const char *name, int def, int *out, kn_status *st);
 
 /* Settings every service reads. */
 typedef struct {
-    const char *service;             /* "order-svc" */
-    const char *listen;              /* KN_<SVC>_LISTEN, e.g. "127.0.0.1:7101" */
-    const char *admin_listen;        /* KN_<SVC>_ADMIN_LISTEN (metrics), "" = off */
-    const char *database_url;        /* KN_<SVC>_DATABASE_URL (libpq conninfo) */
-    const char *migrations_dir;      /* KN_<SVC>_MIGRATIONS_DIR */
-    const char *redis_url;           /* KN_REDIS_URL "redis://127.0.0.1:6379" */
-    const char *jwt_secret;          /* KN_JWT_SECRET */
+    const char *service;           /* "order-svc" */
+    const char *listen;            /* KN_<SVC>_LISTEN, e.g. "127.0.0.1:7101" */
+    const char *admin_listen;      /* KN_<SVC>_ADMIN_LISTEN (metrics), "" = off */
+    const char *database_url;      /* KN_<SVC>_DATABASE_URL (libpq conninfo) */
+    const char *migrations_dir;    /* KN_<SVC>_MIGRATIONS_DIR */
+    const char *redis_url;         /* KN_REDIS_URL "redis://127.0.0.1:6379" */
+    const char *jwt_secret;        /* KN_JWT_SECRET */
     const char *jwt_verify_secret; /* KN_JWT_VERIFY_SECRET: also accepted, never signs */
-    const char *internal_secret;     /* KN_INTERNAL_SECRET */
-    long workers;                    /* KN_WORKERS */
-    long max_message_bytes;          /* KN_MAX_MESSAGE_BYTES */
-    long grace_ms;                   /* KN_SHUTDOWN_GRACE_MS */
-    long redis_timeout_ms;           /* KN_REDIS_TIMEOUT_MS */
-    long cache_ttl_s;                /* KN_CACHE_TTL_S */
+    const char *internal_secret;   /* KN_INTERNAL_SECRET */
+    long workers;                  /* KN_WORKERS */
+    long max_message_bytes;        /* KN_MAX_MESSAGE_BYTES */
+    long grace_ms;                 /* KN_SHUTDOWN_GRACE_MS */
+    long redis_timeout_ms;         /* KN_REDIS_TIMEOUT_MS */
+    long cache_ttl_s;              /* KN_CACHE_TTL_S */
 } kn_service_config;
 
 /* Fills cfg for the service named e.g. "order-svc" (env prefix KN_ORDER_SVC_)
