@@ -13,8 +13,11 @@
  * MHD 0.9.75 pitfall (NOTES-platform.md): queueing or suspending in the
  * first access-handler call of a request makes MHD close the connection
  * afterwards, so the first call only sets up *con_cls. The one exception is
- * a body announced larger than the limit: 413 at once, and the close is
- * what we want. */
+ * a body announced far larger than the limit (a flood): 413 at once, and
+ * the close is what we want. A body announced a little over the limit is
+ * read and dropped before the 413, because closing while the client is
+ * still sending makes its TCP stack reset the connection, and most clients
+ * then report a broken pipe instead of the 413 they were sent. */
 #include "gateway.h"
 
 #include <arpa/inet.h>
@@ -34,6 +37,9 @@
 
 enum { ST_NEW = 0, ST_BODY, ST_WAIT, ST_READY, ST_DONE };
 
+/* How many body bytes are read (and dropped) to answer 413 in order. */
+#define GW_DISCARD_LIMIT (4ULL * (unsigned long long)gw_cfg.max_body)
+
 typedef struct gw_ctx {
     int state; /* ST_WAIT -> ST_READY under mu */
     int suspended;
@@ -43,6 +49,7 @@ typedef struct gw_ctx {
     kn_arena *arena;
     char *body;
     size_t len, cap;
+    size_t discarded; /* bytes read past the limit, only to answer 413 */
     int too_large;
     int64_t start_us;
     int route_index;
@@ -343,12 +350,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *con_cls = c;
         gw_guard_request_started(conn_guard(conn));
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
-        if (cl != NULL && strtoull(cl, NULL, 10) > (unsigned long long)gw_cfg.max_body) {
+        unsigned long long announced = cl != NULL ? strtoull(cl, NULL, 10) : 0;
+        if (announced > GW_DISCARD_LIMIT) {
             capture(c, url, method);
             gw_error(&c->resp, 413, KN_RESOURCE_EXHAUSTED, "the request body exceeds %ld bytes",
                      gw_cfg.max_body);
             return send_response(c);
         }
+        c->too_large = announced > (unsigned long long)gw_cfg.max_body;
         c->state = ST_BODY;
         return MHD_YES;
     }
@@ -371,7 +380,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (c->too_large || c->len + n > (size_t)gw_cfg.max_body) {
             c->too_large = 1;
             /* Reading on only to answer 413 politely; give up on a flood. */
-            return c->len + n > 4 * (size_t)gw_cfg.max_body ? MHD_NO : MHD_YES;
+            c->discarded += n;
+            return c->len + c->discarded > GW_DISCARD_LIMIT ? MHD_NO : MHD_YES;
         }
         if (c->len + n > c->cap) {
             size_t cap = c->cap ? c->cap : 1024;

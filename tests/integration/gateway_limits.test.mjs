@@ -59,6 +59,12 @@ test('a body over 1 MiB answers 413 with a JSON error, announced or chunked', as
   ], { waitMs: 10000 });
   assert.match(chunked.data, /^HTTP\/1\.1 413 /);
   assert.match(chunked.data, /"code":8/);
+  // A flood announced far over the limit is refused before it is read.
+  const flood = await rawRequest(c, [
+    `POST /v1/users HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${tok}\r\nContent-Type: application/json\r\nContent-Length: ${100 * 1024 * 1024}\r\n\r\n`,
+  ], { waitMs: 5000 });
+  assert.match(flood.data, /^HTTP\/1\.1 413 /);
+  assert.ok(flood.closed, 'the server closed the connection');
   // Exactly at the limit is read and handed on (the service judges it).
   const name = 'n'.repeat(1024 * 1024 - '{"displayName":""}'.length);
   const at = await api('POST', '/v1/users', { token: tok, body: `{"displayName":"${name}"}` });
