@@ -33,9 +33,9 @@
 #include "kn_log.h"
 #include "kn_metrics.h"
 
-#define KN_SLOTS_PER_QUEUE 32
-#define KN_POLL_MS         200
-#define KN_REQUEST_ID_MAX  128
+#define KN_POLL_MS        200
+#define KN_DRAIN_REQUESTS 64 /* per worker, posted when the drain starts */
+#define KN_REQUEST_ID_MAX 128
 
 enum {
     KN_HEALTH_SERVING = GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING,
@@ -108,7 +108,9 @@ struct kn_wk {
     grpc_completion_queue *cq;
     kn_arena *arena;
     void *ctx;
-    int nslots; /* slots alive on this queue */
+    /* Atomic because the stopping thread posts the drain requests. */
+    atomic_int nslots; /* slots alive on this queue */
+    atomic_int posted; /* of which requests not yet matched to a call */
     int cq_shut;
     kn_call *watchers;
     int seen_health;
@@ -378,17 +380,23 @@ static void kn_slot_free(kn_call *c)
     w->nslots--;
 }
 
-static void kn_post_slot(kn_wk *w)
+static void kn_post_request(kn_wk *w)
 {
-    if (atomic_load(&w->s->stopping))
-        return;
     kn_call *c = kn_slot_new(w);
     grpc_call_error e = grpc_server_request_call(w->s->server, &c->gc, &c->details, &c->md, w->cq,
                                                  w->cq, &c->t_new);
     if (e != GRPC_CALL_OK) {
         kn_log_error("grpc_server_request_call failed: %d", (int)e);
         kn_slot_free(c);
+        return;
     }
+    w->posted++;
+}
+
+static void kn_post_slot(kn_wk *w)
+{
+    if (!atomic_load(&w->s->stopping))
+        kn_post_request(w);
 }
 
 kn_arena *kn_call_arena(kn_call *call)
@@ -728,12 +736,12 @@ static void kn_watch_unlink(kn_call *c);
 static void kn_on_new(kn_call *c, int ok)
 {
     kn_wk *w = c->w;
+    w->posted--;
     if (!ok) {
         /* Server shutting down: the posted request is returned unused. */
         kn_slot_free(c);
         return;
     }
-    kn_post_slot(w);
     c->start_us = kn_now_us();
     c->deadline = gpr_convert_clock_type(c->details.deadline, GPR_CLOCK_MONOTONIC);
     grpc_op ops[2];
@@ -955,11 +963,26 @@ static void *kn_worker_main(void *arg)
     w->arena = kn_arena_new(64 * 1024);
     if (s->cfg.worker_init != NULL)
         w->ctx = s->cfg.worker_init(w->index, s->cfg.ud);
-    for (int i = 0; i < KN_SLOTS_PER_QUEUE; i++)
-        kn_post_slot(w);
     w->seen_health = atomic_load(&s->health);
     for (;;) {
-        grpc_event ev = grpc_completion_queue_next(w->cq, kn_deadline_ms(KN_POLL_MS), NULL);
+        grpc_event ev;
+        if (w->posted == 0 && !atomic_load(&s->stopping)) {
+            /* Pull work only when idle: the core hands a connection's calls
+             * to the queue it was accepted on while that queue has a request
+             * posted, so a worker that kept requests posted while busy would
+             * serve a whole client connection alone, its calls queued
+             * behind each other while the other workers sleep. With one
+             * request posted, and only when nothing is ready, a call goes
+             * to an idle worker, or waits in the core's one queue for the
+             * first worker to become idle. */
+            ev = grpc_completion_queue_next(w->cq, gpr_inf_past(GPR_CLOCK_MONOTONIC), NULL);
+            if (ev.type == GRPC_QUEUE_TIMEOUT) {
+                kn_post_slot(w);
+                continue;
+            }
+        } else {
+            ev = grpc_completion_queue_next(w->cq, kn_deadline_ms(KN_POLL_MS), NULL);
+        }
         if (ev.type == GRPC_QUEUE_SHUTDOWN)
             break;
         if (ev.type == GRPC_OP_COMPLETE)
@@ -1103,6 +1126,13 @@ static void kn_server_shutdown(kn_server *s, int grace_ms)
     s->ready_stop = 1;
     pthread_cond_broadcast(&s->ready_cv);
     pthread_mutex_unlock(&s->ready_mu);
+
+    /* Calls that arrived but wait for an idle worker would be cancelled by
+     * the shutdown; requests posted now take them, so they are served in
+     * the drain like the running ones. */
+    for (int i = 0; i < s->nworkers; i++)
+        for (int j = 0; s->workers[i].started && j < KN_DRAIN_REQUESTS; j++)
+            kn_post_request(&s->workers[i]);
 
     static int shutdown_tag;
     grpc_server_shutdown_and_notify(s->server, s->shutdown_cq, &shutdown_tag);
