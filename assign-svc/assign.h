@@ -127,6 +127,13 @@ struct assign_op {
     const char *after;      /* "" unassigns */
     assign_precheck_fn precheck;
     void *precheck_ud;
+    /* Orders: the entry is opened applying, its before user read from the
+     * ledger (assign_store_entry_open), instead of reserved and checked. */
+    int open;
+    int require_free;    /* open: a self-assign, refused if another has it */
+    const char *before;  /* open: the before user when known, else NULL */
+    assign_entry latest; /* open and *noop: the newest DONE entry, if any */
+    int found_latest;
     assign_lock lock;
     assign_entry entry;
     int reserved; /* entry inserted (phase reserved) */
@@ -134,7 +141,9 @@ struct assign_op {
 
 /* Steps 1 and 2: lock, then the pending ledger entry (its fencing token).
  * Waits up to KN_ASSIGN_LOCK_WAIT_MS (and the caller's deadline). On
- * *noop the precheck decided; nothing is held. */
+ * *noop the precheck (or, with op->open, the ledger) decided; nothing is
+ * held. With op->open the entry is applying on return (the test pause hook
+ * has run), and a taken order answers FAILED_PRECONDITION. */
 kn_code assign_op_begin(assign_op *op, int *noop, kn_status *st);
 /* The checks failed or nothing is to change: removes the reserved entry and
  * releases the lock. */
@@ -147,6 +156,9 @@ kn_code assign_op_applying(assign_op *op, const char *before, kn_status *st);
  * released. *final is the entry as stored. */
 kn_code assign_op_finish(assign_op *op, int state, char *const *package_ids, size_t n,
                          kn_status *st);
+/* Downstream refused before anything changed: the entry is removed and the
+ * lock released. */
+void assign_op_discard(assign_op *op);
 /* Downstream failed transiently: the entry stays pending for the repair. */
 void assign_op_leave_pending(assign_op *op);
 

@@ -1,7 +1,11 @@
 /* The assignment engine shared by orders and packages:
  *   1. lock the target (Redis, or PostgreSQL when Redis is down);
- *   2. insert the pending ledger entry, which takes the fencing token;
- *      check the target's current state; mark the entry "applying";
+ *   2. insert the pending ledger entry, which takes the fencing token.
+ *      Package: the entry is reserved, the caller reads and checks the
+ *      package, then marks the entry "applying". Order: the entry is
+ *      inserted applying, the before user read from the ledger in the same
+ *      transaction (one durable commit, no read from order-svc); order-svc
+ *      checks the order's status when it applies;
  *   3. the caller sends the change with the token to order-svc /
  *      location-svc;
  *   4. mark the entry done (or rolled back) and release the lock.
@@ -32,6 +36,27 @@ static void sleep_ms(long ms)
     }
 }
 
+static long pause_ms(kn_call *call)
+{
+    if (!assign_cfg.test_hooks)
+        return 0;
+    const char *m = kn_call_metadata(call, "x-kn-test-pause-ms");
+    if (m && *m)
+        return strtol(m, NULL, 10);
+    return assign_cfg.test_pause_ms;
+}
+
+/* The test hook between step 2 and step 3 (KN_TEST_HOOKS=1 only). */
+static void test_pause(assign_op *op)
+{
+    long p = pause_ms(op->call);
+    if (p > 0) {
+        kn_log_info("test hook: pausing %ld ms before applying token %lld", p,
+                    (long long)op->entry.fencing_token);
+        sleep_ms(p);
+    }
+}
+
 kn_code assign_op_begin(assign_op *op, int *noop, kn_status *st)
 {
     *noop = 0;
@@ -59,7 +84,28 @@ kn_code assign_op_begin(assign_op *op, int *noop, kn_status *st)
         if (assign_lock_try(op->w, op->tenant, kind, id, &op->lock, &got, st) != KN_OK)
             return st->code;
         blocked_by_entry = got;
-        if (got) {
+        if (got && op->open) {
+            int outcome = ASSIGN_OPEN_OK;
+            kn_code c =
+                assign_store_entry_open(op->w->pg, op->a, op->tenant, op->order_id, op->actor,
+                                        op->after, op->lock.owner, op->require_free, op->before,
+                                        &op->entry, &op->latest, &op->found_latest, &outcome, st);
+            if (c == KN_OK && outcome != ASSIGN_OPEN_OK)
+                assign_lock_release(op->w, &op->lock);
+            if (c == KN_OK && outcome == ASSIGN_OPEN_NOOP) {
+                *noop = 1;
+                return KN_OK;
+            }
+            if (c == KN_OK && outcome == ASSIGN_OPEN_TAKEN)
+                return kn_status_set(st, KN_FAILED_PRECONDITION, "order is already taken");
+            if (c == KN_OK) {
+                test_pause(op);
+                return KN_OK;
+            }
+            assign_lock_release(op->w, &op->lock);
+            if (c != KN_ABORTED)
+                return c;
+        } else if (got) {
             kn_code c = assign_store_entry_reserve(
                 op->w->pg, op->a, op->tenant, op->target,
                 op->target == ASSIGN_TARGET_ORDER ? op->order_id : NULL,
@@ -103,16 +149,6 @@ void assign_op_abandon(assign_op *op)
     assign_lock_release(op->w, &op->lock);
 }
 
-static long pause_ms(kn_call *call)
-{
-    if (!assign_cfg.test_hooks)
-        return 0;
-    const char *m = kn_call_metadata(call, "x-kn-test-pause-ms");
-    if (m && *m)
-        return strtol(m, NULL, 10);
-    return assign_cfg.test_pause_ms;
-}
-
 kn_code assign_op_applying(assign_op *op, const char *before, kn_status *st)
 {
     int ok = 0;
@@ -128,12 +164,7 @@ kn_code assign_op_applying(assign_op *op, const char *before, kn_status *st)
     }
     op->entry.phase = ASSIGN_PHASE_APPLYING;
     op->entry.before_user_id = kn_arena_strdup(op->a, before);
-    long p = pause_ms(op->call);
-    if (p > 0) {
-        kn_log_info("test hook: pausing %ld ms before applying token %lld", p,
-                    (long long)op->entry.fencing_token);
-        sleep_ms(p);
-    }
+    test_pause(op);
     return KN_OK;
 }
 
@@ -147,6 +178,16 @@ kn_code assign_op_finish(assign_op *op, int state, char *const *package_ids, siz
     if (c == KN_OK)
         op->entry = e;
     return c;
+}
+
+void assign_op_discard(assign_op *op)
+{
+    kn_status st;
+    kn_status_clear(&st);
+    /* If this fails the repair loop re-sends the token and is refused the
+     * same way, then rolls the entry back. */
+    assign_store_entry_discard(op->w->pg, op->entry.id, &st);
+    assign_lock_release(op->w, &op->lock);
 }
 
 void assign_op_leave_pending(assign_op *op)

@@ -45,6 +45,29 @@ static kn_code self_precheck(assign_op *op, int *noop, kn_status *st)
     return check_order(o, MODE_SELF, op->after, noop, st);
 }
 
+/* The order says whether the ledger's no-op holds (it exists, the caller
+ * may see it, it is active, it has `after`). *disagree = 1 when the order
+ * has another assignee than the ledger said: then *before is the order's. */
+static kn_code confirm_noop(assign_op *op, order_mode mode, int *disagree, const char **before,
+                            kn_status *st)
+{
+    Konnect__Order__V1__Order *o = NULL;
+    int noop = 0;
+    *disagree = 0;
+    if (assign_get_order(op->call, op->a, op->tenant, op->order_id, &o, st) != KN_OK)
+        return assign_map_downstream("order", op->order_id, st);
+    if (check_order(o, mode, op->after, &noop, st) != KN_OK)
+        return st->code;
+    if (!noop) {
+        *before = o->assignee_user_id ? o->assignee_user_id : "";
+        *disagree = 1;
+        kn_log_warn("order %s: the ledger says assignee '%s', the order '%s': assigning from the "
+                    "order's",
+                    op->order_id, op->after, *before);
+    }
+    return KN_OK;
+}
+
 static kn_code run_order(kn_call *call, const char *order_id, const char *after, order_mode mode,
                          ProtobufCMessage **resp)
 {
@@ -63,81 +86,74 @@ static kn_code run_order(kn_call *call, const char *order_id, const char *after,
     op.order_id = order_id;
     op.after = after;
     op.precheck = mode == MODE_SELF ? self_precheck : NULL;
+    op.open = 1;
+    op.require_free = mode == MODE_SELF;
 
     Konnect__Assign__V1__Assignment *out = NULL;
     int noop = 0;
     if (assign_op_begin(&op, &noop, &st) != KN_OK)
         return kn_call_fail(call, &st);
-    if (!noop) {
-        Konnect__Order__V1__Order *o = NULL;
-        if (assign_get_order(call, a, op.tenant, order_id, &o, &st) != KN_OK) {
-            assign_op_abandon(&op);
-            assign_map_downstream("order", order_id, &st);
+    if (noop) {
+        int disagree = 0;
+        if (confirm_noop(&op, mode, &disagree, &op.before, &st) != KN_OK)
             return kn_call_fail(call, &st);
-        }
-        if (check_order(o, mode, after, &noop, &st) != KN_OK) {
-            assign_op_abandon(&op);
+        if (disagree && assign_op_begin(&op, &noop, &st) != KN_OK)
             return kn_call_fail(call, &st);
-        }
-        if (noop) {
-            assign_op_abandon(&op);
-        } else {
-            if (assign_op_applying(&op, o->assignee_user_id ? o->assignee_user_id : "", &st) !=
-                KN_OK)
+        if (!disagree || noop) {
+            out = assign_noop_result(&op, &st);
+            if (!out)
                 return kn_call_fail(call, &st);
-            Konnect__Order__V1__Order *applied = NULL;
-            kn_code c = assign_set_order_assignee(call, a, op.tenant, order_id, after,
-                                                  op.entry.fencing_token, &applied, &st);
-            if (c == KN_ABORTED || c == KN_FAILED_PRECONDITION || c == KN_NOT_FOUND ||
-                c == KN_INVALID_ARGUMENT) {
-                /* Refused with our token: nothing changed (ABORTED: a newer
-                 * token was applied first, our change is superseded). */
-                kn_status fst;
-                kn_status_clear(&fst);
-                assign_op_finish(&op, ASSIGN_STATE_ROLLED_BACK, NULL, 0, &fst);
-                if (c == KN_ABORTED)
-                    kn_status_set(&st, KN_ABORTED,
-                                  "order %s: superseded by a newer assignment, nothing changed",
-                                  order_id);
-                else
-                    assign_map_downstream("order", order_id, &st);
-                return kn_call_fail(call, &st);
-            }
-            if (c != KN_OK) {
-                /* Maybe applied, maybe not: the repair loop rolls it forward
-                 * with the same token. */
-                assign_op_leave_pending(&op);
-                assign_map_downstream("order", order_id, &st);
-                return kn_call_fail(call, &st);
-            }
-            if (applied->n_package_ids > 0) {
-                c = assign_set_package_assignee(call, a, op.tenant, applied->package_ids,
-                                                applied->n_package_ids, after,
-                                                op.entry.fencing_token, order_id, &st);
-                if (c == KN_UNAVAILABLE || c == KN_DEADLINE_EXCEEDED || c == KN_INTERNAL ||
-                    c == KN_UNKNOWN) {
-                    assign_op_leave_pending(&op);
-                    assign_map_downstream("location", order_id, &st);
-                    return kn_call_fail(call, &st);
-                }
-                /* ABORTED: a package already carries a newer token (a newer
-                 * change of its own won); the order's change stands. */
-                if (c != KN_OK)
-                    kn_log_warn("order %s: packages not all updated with token %lld: %s %s",
-                                order_id, (long long)op.entry.fencing_token, kn_code_name(c),
-                                st.message);
-            }
-            if (assign_op_finish(&op, ASSIGN_STATE_DONE, applied->package_ids,
-                                 applied->n_package_ids, &st) != KN_OK)
-                return kn_call_fail(call, &st);
-            out = assign_entry_to_pb(a, &op.entry);
             *resp = &out->base;
             return KN_OK;
         }
     }
-    out = assign_noop_result(&op, &st);
-    if (!out)
+
+    Konnect__Order__V1__Order *applied = NULL;
+    kn_code c = assign_set_order_assignee(call, a, op.tenant, order_id, after,
+                                          op.entry.fencing_token, &applied, &st);
+    if (c == KN_ABORTED) {
+        /* A newer token was applied first: our change is superseded. */
+        kn_status fst;
+        kn_status_clear(&fst);
+        assign_op_finish(&op, ASSIGN_STATE_ROLLED_BACK, NULL, 0, &fst);
+        return kn_call_error(call, KN_ABORTED,
+                             "order %s: superseded by a newer assignment, nothing changed",
+                             order_id);
+    }
+    if (c == KN_FAILED_PRECONDITION || c == KN_NOT_FOUND || c == KN_INVALID_ARGUMENT) {
+        /* Refused before anything changed (not active, unknown): the
+         * ledger keeps no trace of a change that never was. */
+        assign_op_discard(&op);
+        assign_map_downstream("order", order_id, &st);
         return kn_call_fail(call, &st);
+    }
+    if (c != KN_OK) {
+        /* Maybe applied, maybe not: the repair loop rolls it forward with
+         * the same token. */
+        assign_op_leave_pending(&op);
+        assign_map_downstream("order", order_id, &st);
+        return kn_call_fail(call, &st);
+    }
+    if (applied->n_package_ids > 0) {
+        c = assign_set_package_assignee(call, a, op.tenant, applied->package_ids,
+                                        applied->n_package_ids, after, op.entry.fencing_token,
+                                        order_id, &st);
+        if (c == KN_UNAVAILABLE || c == KN_DEADLINE_EXCEEDED || c == KN_INTERNAL ||
+            c == KN_UNKNOWN) {
+            assign_op_leave_pending(&op);
+            assign_map_downstream("location", order_id, &st);
+            return kn_call_fail(call, &st);
+        }
+        /* ABORTED: a package already carries a newer token (a newer change
+         * of its own won); the order's change stands. */
+        if (c != KN_OK)
+            kn_log_warn("order %s: packages not all updated with token %lld: %s %s", order_id,
+                        (long long)op.entry.fencing_token, kn_code_name(c), st.message);
+    }
+    if (assign_op_finish(&op, ASSIGN_STATE_DONE, applied->package_ids, applied->n_package_ids,
+                         &st) != KN_OK)
+        return kn_call_fail(call, &st);
+    out = assign_entry_to_pb(a, &op.entry);
     *resp = &out->base;
     return KN_OK;
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "assign.h"
 
@@ -407,6 +408,78 @@ kn_code assign_store_entry_reserve(kn_pg *pg, kn_arena *a, const char *tenant, i
     return KN_OK;
 }
 
+/* assignments_pending_order_key makes a second pending entry 23505. */
+static const kn_pg_stmt stmt_entry_open = {
+    "assign_entry_open",
+    "INSERT INTO assignments (id, tenant_id, target, order_id, actor_user_id, after_user_id, "
+    "owner, phase) VALUES (gen_random_uuid(), $1, 1, $2, $3, nullif($4, '')::uuid, $5, 1) "
+    "RETURNING " ENTRY_COLS,
+    5};
+
+static const kn_pg_stmt stmt_entry_set_before = {
+    "assign_entry_set_before",
+    "UPDATE assignments SET before_user_id = nullif($2, '')::uuid WHERE id = $1", 2};
+
+kn_code assign_store_entry_open(kn_pg *pg, kn_arena *a, const char *tenant, const char *order_id,
+                                const char *actor, const char *after, const char *owner,
+                                int require_free, const char *before, assign_entry *out,
+                                assign_entry *latest, int *found_latest, int *outcome,
+                                kn_status *st)
+{
+    *outcome = ASSIGN_OPEN_OK;
+    *found_latest = 0;
+    if (kn_pg_begin(pg, st) != KN_OK)
+        return st->code;
+    const char *p[] = {tenant, order_id, actor, after, owner};
+    PGresult *r = kn_pg_exec(pg, &stmt_entry_open, p, st);
+    if (!r) {
+        int busy = is_unique_violation(pg);
+        kn_pg_rollback(pg);
+        if (busy)
+            return kn_status_set(st, KN_ABORTED, "another assignment of this order is in progress");
+        return st->code;
+    }
+    entry_row(a, r, 0, out);
+    PQclear(r);
+    if (before == NULL) {
+        /* A new statement, so a new snapshot: the insert may have waited
+         * for another holder's entry to finish, and this sees its end. */
+        if (assign_store_entry_latest(pg, a, tenant, ASSIGN_TARGET_ORDER, order_id, latest,
+                                      found_latest, st) != KN_OK)
+            goto fail;
+        before = *found_latest ? latest->after_user_id : "";
+        if (strcasecmp(before, after) == 0) {
+            *outcome = ASSIGN_OPEN_NOOP;
+            kn_pg_rollback(pg);
+            return KN_OK;
+        }
+        if (require_free && *before) {
+            *outcome = ASSIGN_OPEN_TAKEN;
+            kn_pg_rollback(pg);
+            return KN_OK;
+        }
+    }
+    const char *bp[] = {out->id, before};
+    if (kn_pg_run(pg, &stmt_entry_set_before, bp, st) < 0)
+        goto fail;
+    if (kn_pg_commit(pg, st) != KN_OK)
+        return st->code;
+    out->before_user_id = kn_arena_strdup(a, before);
+    return KN_OK;
+fail:
+    kn_pg_rollback(pg);
+    return st->code;
+}
+
+static const kn_pg_stmt stmt_entry_discard = {
+    "assign_entry_discard", "DELETE FROM assignments WHERE id = $1 AND state = 1", 1};
+
+kn_code assign_store_entry_discard(kn_pg *pg, const char *id, kn_status *st)
+{
+    const char *p[] = {id};
+    return kn_pg_run(pg, &stmt_entry_discard, p, st) < 0 ? st->code : KN_OK;
+}
+
 static const kn_pg_stmt stmt_entry_applying = {
     "assign_entry_applying",
     "UPDATE assignments SET phase = 1, before_user_id = nullif($2, '')::uuid, "
@@ -439,11 +512,15 @@ kn_code assign_store_entry_drop_reserved(kn_pg *pg, const char *id, kn_status *s
     return assign_store_entry_delete_reserved(pg, id, st);
 }
 
+/* set_config(..., true) lasts for the statement's own transaction: its
+ * commit does not wait for the WAL flush (see the header for why that is
+ * safe here). */
 static const kn_pg_stmt stmt_entry_finish = {
     "assign_entry_finish",
+    "WITH nowait AS (SELECT set_config('synchronous_commit', 'off', true)) "
     "UPDATE assignments SET state = $2::smallint, package_ids = coalesce($3::uuid[], "
-    "package_ids), complete_time = now(), update_time = now() WHERE id = $1 AND state = 1 "
-    "RETURNING " ENTRY_COLS,
+    "package_ids), complete_time = now(), update_time = now() FROM nowait "
+    "WHERE id = $1 AND state = 1 RETURNING " ENTRY_COLS,
     3};
 
 kn_code assign_store_entry_finish(kn_pg *pg, kn_arena *a, const char *id, int state,

@@ -118,13 +118,38 @@ kn_code assign_store_entry_reserve(kn_pg *pg, kn_arena *a, const char *tenant, i
                                    const char *order_id, const char *package_id, const char *actor,
                                    const char *after, const char *owner, assign_entry *out,
                                    kn_status *st);
+/* The order flow's step 2 in one durable commit: inserts the pending entry
+ * of an order already applying, its before user the after user of the
+ * order's newest DONE entry (the ledger records every assignee the order
+ * ever had: only assign-svc sets it, always through an entry). The read
+ * follows the insert, so it sees the work of any holder the insert had to
+ * wait for. *outcome says what came of it:
+ *   ASSIGN_OPEN_OK     the entry is in *out, before_user_id set;
+ *   ASSIGN_OPEN_NOOP   the order already has `after`; nothing written,
+ *                      *latest is that DONE entry if *found_latest;
+ *   ASSIGN_OPEN_TAKEN  require_free and the order has another assignee;
+ *                      nothing written.
+ * With `before` non-NULL the ledger is not read: the entry is opened with
+ * that before user whatever the ledger says. KN_ABORTED as for reserve. */
+enum { ASSIGN_OPEN_OK, ASSIGN_OPEN_NOOP, ASSIGN_OPEN_TAKEN };
+kn_code assign_store_entry_open(kn_pg *pg, kn_arena *a, const char *tenant, const char *order_id,
+                                const char *actor, const char *after, const char *owner,
+                                int require_free, const char *before, assign_entry *out,
+                                assign_entry *latest, int *found_latest, int *outcome,
+                                kn_status *st);
+/* Removes a pending entry whose change the downstream service refused
+ * before anything changed (the order is not active, or unknown). */
+kn_code assign_store_entry_discard(kn_pg *pg, const char *id, kn_status *st);
 /* Reserved → applying with the before user; *ok = 0 if the entry is no
  * longer reserved (the repair removed it). */
 kn_code assign_store_entry_applying(kn_pg *pg, const char *id, const char *before, int *ok,
                                     kn_status *st);
 kn_code assign_store_entry_delete_reserved(kn_pg *pg, const char *id, kn_status *st);
 /* Pending → state. When the entry is no longer pending (the repair
- * finished it), *out is the entry as it is. */
+ * finished it), *out is the entry as it is. The commit does not wait for
+ * the disk: lost in a crash, the entry is pending again and the repair
+ * re-sends its token, which order-svc and location-svc accept as the
+ * retry it is and the entry ends the same. */
 kn_code assign_store_entry_finish(kn_pg *pg, kn_arena *a, const char *id, int state,
                                   const char *package_ids_array, assign_entry *out, kn_status *st);
 kn_code assign_store_entry_get(kn_pg *pg, kn_arena *a, const char *id, assign_entry *out,

@@ -34,6 +34,14 @@ kn_code order_set_assignee(kn_call *call, const ProtobufCMessage *req_, Protobuf
         kn_pg_rollback(w->pg);
         return kn_call_fail(call, &st);
     }
+    /* The retry first: a change applied before the order was cancelled or
+     * collected stays applied, and the repair re-sending it must hear so. */
+    if (req->fencing_token == row->fencing_token &&
+        strcasecmp(req->assignee_user_id, row->assignee) == 0) {
+        kn_pg_rollback(w->pg);
+        *resp = (ProtobufCMessage *)order_to_pb(kn_call_arena(call), row);
+        return KN_OK;
+    }
     if (row->status != ORDER_ST_ACTIVE) {
         kn_pg_rollback(w->pg);
         return kn_call_error(call, KN_FAILED_PRECONDITION, "order %s is %s and cannot be assigned",
@@ -42,11 +50,6 @@ kn_code order_set_assignee(kn_call *call, const ProtobufCMessage *req_, Protobuf
     }
     if (req->fencing_token <= row->fencing_token) {
         kn_pg_rollback(w->pg);
-        if (req->fencing_token == row->fencing_token &&
-            strcasecmp(req->assignee_user_id, row->assignee) == 0) {
-            *resp = (ProtobufCMessage *)order_to_pb(kn_call_arena(call), row);
-            return KN_OK;
-        }
         return kn_call_error(call, KN_ABORTED,
                              "fencing_token %lld is not newer than the order's last token",
                              (long long)req->fencing_token);

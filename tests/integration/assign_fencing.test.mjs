@@ -8,6 +8,7 @@
 //   loop rolls the pending entry forward, and order, packages and ledger agree.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { startCluster, grpc } from '../../scripts/lib/cluster.mjs';
 import { makeTenant, makeUsers, makeOrders, makeLocation, makePackages, checkOrder } from './assign_fixtures.mjs';
 
@@ -137,4 +138,33 @@ test('crash of a package assignment: repaired the same way', async () => {
   const p = await c.call(c.client('location'), 'GetPackage', { id: pid }, t.hq);
   assert.equal(p.assignee_user_id, A.id);
   await c.restart('assign', 1);
+});
+
+test('the ledger decides before and no-op; an order that disagrees with it still gets the change', async () => {
+  // AssignOrder reads the before user from the ledger (only assign-svc
+  // ever sets an order's assignee), not from order-svc. If the two ever
+  // disagree (an order-svc database restored from an older backup, here
+  // an UPDATE behind the services' back), a change the ledger calls a
+  // no-op is checked against the order and made from the order's state.
+  const [A, B] = users;
+  const { orders: [o] } = await makeOrders(c, t, 1, 2);
+  const a = c.client('assign');
+  const first = await c.call(a, 'AssignOrder', { order_id: o.id, user_id: A.id }, t.hq);
+  assert.equal(first.before_user_id, '');
+  const second = await c.call(a, 'AssignOrder', { order_id: o.id, user_id: B.id }, t.hq);
+  assert.equal(second.before_user_id, A.id, 'the before user comes from the previous entry');
+  assert.ok(Number(second.fencing_token) > Number(first.fencing_token));
+  const n = (await ledgerRows(o.id)).length;
+  // A no-op by the ledger writes nothing and answers the newest entry.
+  const same = await c.call(a, 'AssignOrder', { order_id: o.id, user_id: B.id }, t.hq);
+  assert.equal(same.id, second.id);
+  assert.equal((await ledgerRows(o.id)).length, n);
+
+  await c.sql('order', 'UPDATE orders SET assignee_user_id = NULL, version = version + 1 WHERE id = $1', [o.id]);
+  execFileSync('redis-cli', ['-p', String(c.ports.redis), 'DEL', `kn:order:${t.tenant}:order:${o.id}`]);
+  const fixed = await c.call(a, 'AssignOrder', { order_id: o.id, user_id: B.id }, t.hq);
+  assert.equal(fixed.before_user_id, '', 'the order said unassigned');
+  assert.equal(fixed.after_user_id, B.id);
+  assert.match(c.logs('assign', 0) + c.logs('assign', 1), /the ledger says assignee/);
+  await checkOrder(c, t, o, { expect: B.id });
 });

@@ -256,6 +256,20 @@ test('SetAssignee: internal only, fenced by token', async () => {
   assert.ok(internalMetadata(c, t.hq)['x-kn-caller-sig'].length >= 43);
 });
 
+test('SetAssignee: the retry of a change applied before a cancel is OK, a new change refused', async () => {
+  // assign-svc's repair re-sends the token of an entry whose first send
+  // may have applied; it must hear OK, not "cancelled", or it would record
+  // as rolled back a change the order shows.
+  const o = await makeJobOrder(c, t);
+  await setAssignee(c, t, o.id, t.techA, 20);
+  await c.call(t.ord, 'CancelOrder', { id: o.id, reason: 'test' }, t.hq);
+  const again = await setAssignee(c, t, o.id, t.techA, 20);
+  assert.equal(again.assignee_user_id, t.techA);
+  assert.equal(again.status, 'ORDER_STATUS_CANCELLED');
+  await expectCode(setAssignee(c, t, o.id, t.techB, 21), CODE.FAILED_PRECONDITION, /cancelled/);
+  await expectCode(setAssignee(c, t, o.id, t.techB, 20), CODE.FAILED_PRECONDITION, /cancelled/);
+});
+
 test('ListOrderHistory pages', async () => {
   const o = await makeJobOrder(c, t);
   let cur = o;
