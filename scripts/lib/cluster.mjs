@@ -406,6 +406,10 @@ function installExitHook() {
  *   env        extra env for every service process
  *   serviceEnv { order: {...} } extra env per service
  *   buildDir   default $KN_BUILD_DIR or <repo>/build
+ *   durable    true: PostgreSQL keeps its production durability (fsync,
+ *              synchronous_commit); test clusters turn both off unless
+ *              this (or KN_PG_DURABLE=1 in the environment) is set, so
+ *              benchmarks of writes set it
  * Persistent mode (scripts/cluster): dataDir, ports, detached: true, secrets
  * { jwt, internal }. Data is reused when it exists; processes left running by
  * an earlier `up` (pid files in dataDir/run) are adopted, not restarted.
@@ -446,6 +450,7 @@ class Cluster {
     this.buildDir = opts.buildDir ?? BUILD_DIR;
     this.detached = !!opts.detached;
     this.persistent = !!opts.dataDir;
+    this.durable = this.persistent || (opts.durable ?? process.env.KN_PG_DURABLE === '1');
     this.secret = opts.secrets?.jwt ?? crypto.randomBytes(32).toString('hex');
     this.internalSecret = opts.secrets?.internal ?? crypto.randomBytes(32).toString('hex');
     this.procs = {}; // key "order/0" → Proc
@@ -518,7 +523,7 @@ class Cluster {
       dir: this.dir,
       logPath: path.join(this.logDir, 'postgres.log'),
       port: this.ports.postgres,
-      testMode: !this.persistent,
+      testMode: !this.durable,
     });
     const fresh = await this.pg.init();
     if (fresh) this.log(`initialised PostgreSQL in ${this.pg.dataDir}`);
