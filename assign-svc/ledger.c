@@ -75,7 +75,8 @@ kn_code assign_list_assignments(kn_call *call, const ProtobufCMessage *req, Prot
     Konnect__Assign__V1__ListAssignmentsResponse *out =
         kn_arena_msg(a, &konnect__assign__v1__list_assignments_response__descriptor);
     size_t shown = n > (size_t)page ? (size_t)page : n;
-    out->assignments = kn_arena_alloc(a, sizeof(*out->assignments) * (shown ? shown : 1));
+    out->assignments =
+        kn_arena_alloc(a, sizeof(Konnect__Assign__V1__Assignment *) * (shown ? shown : 1));
     for (size_t i = 0; i < shown; i++)
         out->assignments[i] = assign_entry_to_pb(a, &rows[i]);
     out->n_assignments = shown;

@@ -31,13 +31,13 @@ kn_code assign_settings_load(kn_status *st)
                       &assign_cfg.repair_interval_ms, st) != KN_OK ||
         kn_config_int("KN_ASSIGN_LOGIN_MAX_FAILURES", 10, 1, 1000000,
                       &assign_cfg.login_max_failures, st) != KN_OK ||
-        kn_config_int("KN_ASSIGN_LOGIN_WINDOW_S", 900, 1, 86400 * 30, &assign_cfg.login_window_s,
+        kn_config_int("KN_ASSIGN_LOGIN_WINDOW_S", 900, 1, 86400L * 30, &assign_cfg.login_window_s,
                       st) != KN_OK ||
         kn_config_int("KN_ASSIGN_PWHASH_OPSLIMIT", crypto_pwhash_OPSLIMIT_INTERACTIVE,
                       crypto_pwhash_OPSLIMIT_MIN, 64, &ops, st) != KN_OK ||
         /* OWASP's Argon2id baseline (19 MiB, t=2): libsodium's
          * "interactive" 64 MiB took ~0.5 s per login on the 2-core target. */
-        kn_config_int("KN_ASSIGN_PWHASH_MEMLIMIT_KIB", 19 * 1024,
+        kn_config_int("KN_ASSIGN_PWHASH_MEMLIMIT_KIB", 19L * 1024,
                       crypto_pwhash_MEMLIMIT_MIN / 1024 + 1, 4L * 1024 * 1024, &mem_kib,
                       st) != KN_OK ||
         kn_config_bool("KN_TEST_HOOKS", 0, &assign_cfg.test_hooks, st) != KN_OK ||

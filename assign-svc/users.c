@@ -198,7 +198,7 @@ kn_code assign_list_users(kn_call *call, const ProtobufCMessage *req, ProtobufCM
     Konnect__Assign__V1__ListUsersResponse *out =
         kn_arena_msg(a, &konnect__assign__v1__list_users_response__descriptor);
     size_t shown = n > (size_t)page ? (size_t)page : n;
-    out->users = kn_arena_alloc(a, sizeof(*out->users) * (shown ? shown : 1));
+    out->users = kn_arena_alloc(a, sizeof(Konnect__Assign__V1__User *) * (shown ? shown : 1));
     for (size_t i = 0; i < shown; i++)
         out->users[i] = assign_user_to_pb(a, &rows[i]);
     out->n_users = shown;

@@ -94,7 +94,7 @@ static int kn_admin_split(const char *listen, char *host, size_t hostlen, char *
             return -1;
     }
     snprintf(port, portlen, "%s", colon + 1);
-    return atoi(port) <= 65535 ? 0 : -1;
+    return strtol(port, NULL, 10) <= 65535 ? 0 : -1;
 }
 
 kn_admin *kn_admin_start(const char *listen, kn_status *st)
@@ -133,7 +133,7 @@ kn_admin *kn_admin_start(const char *listen, kn_status *st)
         return NULL;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(a->d, MHD_DAEMON_INFO_BIND_PORT);
-    a->port = info != NULL ? info->port : atoi(port);
+    a->port = info != NULL ? info->port : (int)strtol(port, NULL, 10);
     kn_log_info("admin listener on %s (port %d): /metrics, /healthz", listen, a->port);
     return a;
 }

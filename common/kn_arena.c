@@ -10,8 +10,8 @@
 #include <string.h>
 
 #define KN_ARENA_ALIGN       16
-#define KN_ARENA_MIN_BLOCK   1024
-#define KN_ARENA_DEFAULT_BLK (64 * 1024)
+#define KN_ARENA_MIN_BLOCK   ((size_t)1024)
+#define KN_ARENA_DEFAULT_BLK ((size_t)64 * 1024)
 
 typedef struct kn_block {
     struct kn_block *next;

@@ -193,7 +193,7 @@ kn_code kn_service_config_load(kn_service_config *cfg, const char *service,
     /* Accepted besides KN_JWT_SECRET during a rotation (docs/operations.md). */
     cfg->jwt_verify_secret = config_keep(kn_config_str("KN_JWT_VERIFY_SECRET", ""));
 
-    long shared_workers;
+    long shared_workers = 0;
     rc = kn_config_int("KN_WORKERS", 8, 1, 256, &shared_workers, st);
     if (rc != KN_OK)
         return rc;

@@ -276,8 +276,15 @@ static long long kn_resident_bytes(void)
     FILE *f = fopen("/proc/self/statm", "r");
     if (f == NULL)
         return 0;
-    long long size = 0, resident = 0;
-    int ok = fscanf(f, "%lld %lld", &size, &resident) == 2;
+    char buf[128];
+    long long resident = 0;
+    int ok = 0;
+    if (fgets(buf, sizeof buf, f) != NULL) {
+        char *end = NULL;
+        strtoll(buf, &end, 10); /* size, then resident (pages) */
+        resident = strtoll(end, &end, 10);
+        ok = resident > 0;
+    }
     fclose(f);
     long page = sysconf(_SC_PAGESIZE);
     return ok && page > 0 ? resident * page : 0;

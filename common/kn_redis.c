@@ -221,7 +221,7 @@ static int ensure(kn_redis *r)
         return 1;
     if (now_ms() < r->retry_at)
         return 0;
-    struct timeval tv = {r->timeout_ms / 1000, (r->timeout_ms % 1000) * 1000};
+    struct timeval tv = {r->timeout_ms / 1000, (suseconds_t)(r->timeout_ms % 1000) * 1000};
     r->c = redisConnectWithTimeout(r->host, r->port, tv);
     if (!r->c || r->c->err) {
         mark_down(r, r->c ? r->c->errstr : "out of memory");

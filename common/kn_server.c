@@ -960,7 +960,7 @@ static void *kn_worker_main(void *arg)
 {
     kn_wk *w = arg;
     kn_server *s = w->s;
-    w->arena = kn_arena_new(64 * 1024);
+    w->arena = kn_arena_new((size_t)64 * 1024);
     if (s->cfg.worker_init != NULL)
         w->ctx = s->cfg.worker_init(w->index, s->cfg.ud);
     w->seen_health = atomic_load(&s->health);

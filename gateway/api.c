@@ -317,6 +317,10 @@ static void call_rpc(gw_op *op, gw_svc svc, const char *rpc, const ProtobufCMess
 
 static void reply_msg(const gw_route *r, const ProtobufCMessage *out, gw_response *resp)
 {
+    if (out == NULL) { /* kn_client answers OK only with a message */
+        gw_error(resp, 502, KN_INTERNAL, "the service answered OK without a message");
+        return;
+    }
     if (r->flags & GW_R_ETAG) {
         const ProtobufCFieldDescriptor *f = gw_field_lookup(out->descriptor, "etag");
         if (f != NULL && f->type == PROTOBUF_C_TYPE_STRING) {

@@ -74,7 +74,7 @@ static void login_answered(void *ud, kn_code code, const kn_status *st, Protobuf
     gw_response *resp = op->resp;
     (void)st;
     const Konnect__Assign__V1__AuthenticateResponse *ar = (const void *)out;
-    const Konnect__Assign__V1__User *u = code == KN_OK ? ar->user : NULL;
+    const Konnect__Assign__V1__User *u = code == KN_OK && ar != NULL ? ar->user : NULL;
     if (code == KN_OK && (u == NULL || !u->active || u->id == NULL || u->tenant_id == NULL))
         code = KN_UNAUTHENTICATED;
     switch (code) {

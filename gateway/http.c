@@ -273,7 +273,7 @@ static const char *new_request_id(kn_arena *a)
         x ^= x << 23;
         s[1] = x ^ y ^ (x >> 17) ^ (y >> 26);
         uint64_t v = s[1] + y;
-        memcpy(b + half * 8, &v, 8);
+        memcpy(b + (size_t)half * 8, &v, 8);
     }
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
@@ -595,7 +595,7 @@ void gw_http_stop(void)
     atomic_store(&stopping, 1);
     int64_t give_up = gw_now_us() + (gw_cfg.call_timeout_ms + 2000) * 1000;
     while (atomic_load(&inflight) > 0 && gw_now_us() < give_up) {
-        struct timespec ts = {0, 5 * 1000 * 1000};
+        struct timespec ts = {0, 5L * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
     if (atomic_load(&inflight) > 0) {

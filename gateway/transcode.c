@@ -180,8 +180,8 @@ int gw_rfc3339_parse(const char *s, int64_t *seconds, int32_t *nanos)
     }
     if (*p != '\0')
         return -1;
-    int64_t t =
-        days_from_civil(Y, (unsigned)M, (unsigned)D) * 86400 + h * 3600 + mi * 60 + sec - offset;
+    int64_t t = days_from_civil(Y, (unsigned)M, (unsigned)D) * 86400 + (int64_t)h * 3600 +
+                (int64_t)mi * 60 + sec - offset;
     /* google.protobuf.Timestamp's range, 0001-01-01T00:00:00Z to
      * 9999-12-31T23:59:59Z: an offset can push a valid-looking local time
      * out of it, and such a time could not be printed back. */

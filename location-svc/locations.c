@@ -21,8 +21,7 @@ LOC_HANDLER(create_location)
         kn_check_text("time_zone", r->time_zone, 0, LOC_MAX_TZ, &st) != KN_OK)
         return kn_call_fail(call, &st);
     loc_ctx_from_call(call, &cx);
-    if ((rc = loc_store_create_location(loc_pg(call), kn_call_arena(call), &cx, r, &out, &st)) !=
-        KN_OK)
+    if (loc_store_create_location(loc_pg(call), kn_call_arena(call), &cx, r, &out, &st) != KN_OK)
         return kn_call_fail(call, &st);
     *resp = &out->base;
     return KN_OK;

@@ -42,7 +42,8 @@ kn_code order_list_history(kn_call *call, const ProtobufCMessage *req_, Protobuf
         kn_arena_msg(a, &konnect__order__v1__list_order_history_response__descriptor);
     size_t shown = n > (size_t)page_size ? (size_t)page_size : n;
     out->n_entries = shown;
-    out->entries = shown ? kn_arena_alloc(a, shown * sizeof(*out->entries)) : NULL;
+    out->entries =
+        shown ? kn_arena_alloc(a, shown * sizeof(Konnect__Order__V1__OrderHistoryEntry *)) : NULL;
     for (size_t i = 0; i < shown; i++) {
         Konnect__Order__V1__OrderHistoryEntry *e =
             kn_arena_msg(a, &konnect__order__v1__order_history_entry__descriptor);

@@ -32,7 +32,7 @@ Konnect__Order__V1__Order *order_to_pb(kn_arena *a, const order_row *r)
     o->package_ids = r->package_ids;
     if (r->nlines) {
         o->n_stock_lines = r->nlines;
-        o->stock_lines = kn_arena_alloc(a, r->nlines * sizeof(*o->stock_lines));
+        o->stock_lines = kn_arena_alloc(a, r->nlines * sizeof(Konnect__Order__V1__StockLine *));
         for (size_t i = 0; i < r->nlines; i++) {
             Konnect__Order__V1__StockLine *l =
                 kn_arena_msg(a, &konnect__order__v1__stock_line__descriptor);

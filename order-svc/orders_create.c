@@ -230,7 +230,8 @@ kn_code order_create(kn_call *call, const ProtobufCMessage *req_, ProtobufCMessa
         rs->order_id = order_id;
         rs->location_id = req->location_id;
         rs->n_lines = req->n_stock_lines;
-        rs->lines = kn_arena_alloc(a, req->n_stock_lines * sizeof(*rs->lines));
+        rs->lines =
+            kn_arena_alloc(a, req->n_stock_lines * sizeof(Konnect__Location__V1__StockLine *));
         for (size_t i = 0; i < req->n_stock_lines; i++) {
             Konnect__Location__V1__StockLine *l =
                 kn_arena_msg(a, &konnect__location__v1__stock_line__descriptor);

@@ -22,7 +22,7 @@ kn_code order_cancel(kn_call *call, const ProtobufCMessage *req_, ProtobufCMessa
         return kn_call_fail(call, &st);
     order_row *row = NULL;
     kn_code rc = order_lock_for_edit(call, req->id, req->etag, 0, &row);
-    if (rc != KN_OK)
+    if (rc != KN_OK || row == NULL) /* row is set whenever rc is OK */
         return rc;
     char intent_id[37];
     order_id_random(intent_id);
@@ -71,7 +71,7 @@ kn_code order_collect(kn_call *call, const ProtobufCMessage *req_, ProtobufCMess
         return kn_call_fail(call, &st);
     order_row *row = NULL;
     kn_code rc = order_lock_for_edit(call, req->id, NULL, 0, &row);
-    if (rc != KN_OK)
+    if (rc != KN_OK || row == NULL) /* row is set whenever rc is OK */
         return rc;
     if (me->role != KN_ROLE_HQ && strcasecmp(row->assignee, me->user_id) != 0) {
         kn_pg_rollback(w->pg);

@@ -80,7 +80,7 @@ kn_code order_update(kn_call *call, const ProtobufCMessage *req_, ProtobufCMessa
         return kn_call_fail(call, &st);
     order_row *row = NULL;
     kn_code rc = order_lock_for_edit(call, req->id, req->etag, 1, &row);
-    if (rc != KN_OK)
+    if (rc != KN_OK || row == NULL) /* row is set whenever rc is OK */
         return rc;
     if (strcmp(row->identifier, req->identifier) == 0) {
         kn_pg_rollback(w->pg);
@@ -136,7 +136,7 @@ kn_code order_add_packages(kn_call *call, const ProtobufCMessage *req_, Protobuf
         return kn_call_fail(call, &st);
 
     kn_code rc = order_lock_for_edit(call, req->order_id, req->etag, 0, &row);
-    if (rc != KN_OK) {
+    if (rc != KN_OK || row == NULL) { /* row is set whenever rc is OK */
         order_store_intent_delete(w->pg, intent_id, &ignore);
         return rc;
     }
@@ -247,7 +247,7 @@ kn_code order_remove_packages(kn_call *call, const ProtobufCMessage *req_, Proto
         return kn_call_fail(call, &st);
     order_row *row = NULL;
     kn_code rc = order_lock_for_edit(call, req->order_id, req->etag, 0, &row);
-    if (rc != KN_OK)
+    if (rc != KN_OK || row == NULL) /* row is set whenever rc is OK */
         return rc;
     if (row->type != ORDER_TYPE_JOB) {
         kn_pg_rollback(w->pg);
