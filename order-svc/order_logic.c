@@ -181,10 +181,25 @@ void order_format_time_us(int64_t us, char *out, size_t outlen)
              tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long long)frac);
 }
 
+/* YYYY-MM-DD (already validated by kn_check_date) into its numbers. */
+static int parse_ymd(const char *s, int *y, int *m, int *d)
+{
+    static const int digit[] = {0, 1, 2, 3, 5, 6, 8, 9};
+    if (!s || strlen(s) != 10 || s[4] != '-' || s[7] != '-')
+        return -1;
+    for (size_t i = 0; i < sizeof digit / sizeof digit[0]; i++)
+        if (s[digit[i]] < '0' || s[digit[i]] > '9')
+            return -1;
+    *y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
+    *m = (s[5] - '0') * 10 + (s[6] - '0');
+    *d = (s[8] - '0') * 10 + (s[9] - '0');
+    return 0;
+}
+
 int64_t order_date_bound_us(const char *date, int add_days, int add_hours)
 {
     int y, m, d;
-    if (!date || sscanf(date, "%4d-%2d-%2d", &y, &m, &d) != 3)
+    if (parse_ymd(date, &y, &m, &d) != 0)
         return 0;
     return ((days_from_civil(y, m, d) + add_days) * 86400 + (int64_t)add_hours * 3600) * 1000000;
 }
@@ -192,7 +207,7 @@ int64_t order_date_bound_us(const char *date, int add_days, int add_hours)
 int order_date_bound(const char *date, int add_days, int add_hours, char *out, size_t outlen)
 {
     int y, m, d;
-    if (!date || sscanf(date, "%4d-%2d-%2d", &y, &m, &d) != 3)
+    if (parse_ymd(date, &y, &m, &d) != 0)
         return -1;
     int64_t secs = (days_from_civil(y, m, d) + add_days) * 86400 + (int64_t)add_hours * 3600;
     order_format_time_us(secs * 1000000, out, outlen);

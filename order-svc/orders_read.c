@@ -90,7 +90,7 @@ kn_code order_list(kn_call *call, const ProtobufCMessage *req_, ProtobufCMessage
         kn_arena_msg(a, &konnect__order__v1__list_orders_response__descriptor);
     size_t shown = n > (size_t)page_size ? (size_t)page_size : n;
     out->n_orders = shown;
-    out->orders = shown ? kn_arena_alloc(a, shown * sizeof(*out->orders)) : NULL;
+    out->orders = shown ? kn_arena_alloc(a, shown * sizeof(Konnect__Order__V1__Order *)) : NULL;
     for (size_t i = 0; i < shown; i++)
         out->orders[i] = order_to_pb(a, rows[i]);
     if (n > (size_t)page_size) {

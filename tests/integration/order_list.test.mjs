@@ -171,6 +171,47 @@ test('pagination walks every page with no duplicate and no gap while orders are 
   }
 });
 
+test('a listed order equals GetOrder, packages and stock lines included (hq and technician)', async () => {
+  // The newest 40 orders of each type get packages (job) or stock lines
+  // (stock), written by SQL as CreateOrder would; the list statements read
+  // them by type and the technician's statement reads them after merging
+  // its two ranges.
+  const picks = await c.sql('order', `SELECT id::text, type FROM (SELECT id, type,
+      row_number() OVER (PARTITION BY type ORDER BY create_time DESC, id DESC) AS n
+    FROM orders WHERE tenant_id = $1) x WHERE n <= 40`, [T.tenant]);
+  for (const p of picks) {
+    if (p.type === 1) {
+      await c.sql('order', `INSERT INTO order_packages (order_id, package_id, tenant_id, position)
+        SELECT $1::uuid, gen_random_uuid(), $2::uuid, g FROM generate_series(1, 1 + ascii($1::text) % 3) g`, [p.id, T.tenant]);
+    } else {
+      await c.sql('order', `INSERT INTO order_stock_lines (order_id, sku, quantity, position)
+        SELECT $1::uuid, 'SKU-' || g || '-' || left($1::text, 4), g * 2, g FROM generate_series(1, 1 + ascii($1::text) % 2) g`, [p.id]);
+    }
+  }
+  const pickIds = new Set(picks.map((p) => p.id));
+  let packages = 0;
+  let lines = 0;
+  let techSeen = 0;
+  let compared = 0;
+  for (const [token, isTech, type] of [[T.hq, false, 'ORDER_TYPE_JOB'], [T.hq, false, 'ORDER_TYPE_STOCK'],
+    [T.tech, true, 'ORDER_TYPE_JOB'], [T.tech, true, 'ORDER_TYPE_STOCK']]) {
+    const res = await c.call(T.ord, 'ListOrders', { type, page_size: 100 }, token);
+    for (const o of res.orders) {
+      if (!pickIds.has(o.id)) continue;
+      const got = await c.call(T.ord, 'GetOrder', { id: o.id }, T.hq);
+      assert.deepEqual(o, got, `listed order ${o.id} (${isTech ? 'technician' : 'hq'})`);
+      if (!isTech) {
+        compared++;
+        packages += o.package_ids.length;
+        lines += o.stock_lines.length;
+      } else techSeen++;
+    }
+  }
+  assert.equal(compared, 80, 'hq saw every picked order');
+  assert.ok(packages > 0 && lines > 0, 'the picked orders carry packages and stock lines');
+  assert.ok(techSeen > 0, 'the technician saw some of the picked orders');
+});
+
 test('page_size default 50, capped at 500; tokens are bound to the query', async () => {
   let res = await c.call(T.ord, 'ListOrders', {}, T.hq);
   assert.equal(res.orders.length, 50);
