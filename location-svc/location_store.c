@@ -1,5 +1,6 @@
 #include "location_store.h"
 
+#include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -830,7 +831,7 @@ static kn_code door_refusal(kn_pg *pg, const char *tenant, const char *door_id,
     else if (strcasecmp(PQgetvalue(r, 0, 0), location_id) != 0)
         rc = kn_status_set(st, KN_FAILED_PRECONDITION,
                            "door_id: the door is not at the package's location");
-    else if (atoi(PQgetvalue(r, 0, 1)) == 4)
+    else if (strtol(PQgetvalue(r, 0, 1), NULL, 10) == 4)
         rc = kn_status_set(st, KN_FAILED_PRECONDITION, "door_id: the door is out of service");
     else
         rc = kn_status_set(st, KN_FAILED_PRECONDITION,
@@ -1160,7 +1161,7 @@ kn_code loc_store_set_assignee(kn_pg *pg, kn_arena *a, const loc_ctx *cx,
                                loc_page *out, loc_ids *doors, kn_status *st)
 {
     kn_code rc;
-    pkg_set s;
+    pkg_set s = {0};
     id_list apply, changed;
     const char *order_id = req->order_id;
     doors->n = 0;
@@ -1213,43 +1214,139 @@ done:
 
 /* --- activity ----------------------------------------------------------- */
 
-/* Rank: 0 exact, 1 prefix, 2 partial (case-insensitive) over the five
- * fields; every exact or prefix match is also a partial match, so the
- * trigram index (activity_search_trgm) finds all candidates. */
-static const kn_pg_stmt activity_search_stmt = {
-    "loc_activity_search",
-    "SELECT " COLS_ACT ", a.rank FROM (SELECT a.*, CASE"
-    " WHEN lower(a.barcode) = lower($2) OR lower(a.tracking_number) = lower($2)"
-    " OR lower(a.order_identifier) = lower($2) OR lower(a.door_label) = lower($2)"
-    " OR lower(a.location_name) = lower($2) THEN 0"
-    " WHEN lower(a.barcode) LIKE lower($3) OR lower(a.tracking_number) LIKE lower($3)"
-    " OR lower(a.order_identifier) LIKE lower($3) OR lower(a.door_label) LIKE lower($3)"
-    " OR lower(a.location_name) LIKE lower($3) THEN 1 ELSE 2 END AS rank"
-    " FROM activity a WHERE a.tenant_id = $1 AND a.search_text LIKE lower($4)"
-    " AND ($5 = '' OR a.location_id = NULLIF($5, '')::uuid)"
-    " AND ($6 = '' OR a.package_id = NULLIF($6, '')::uuid)"
-    " AND ($7::int = 0 OR a.kind = $7::int)"
-    " AND ($8::bigint IS NULL OR a.time >= kn_ts($8::bigint))"
-    " AND ($9::bigint IS NULL OR a.time <= kn_ts($9::bigint))) a"
-    " WHERE ($10::int IS NULL OR a.rank > $10::int OR (a.rank = $10::int"
-    " AND (a.time, a.id) < (kn_ts($11::bigint), $12::uuid)))"
-    " ORDER BY a.rank, a.time DESC, a.id DESC LIMIT $13",
-    13};
+/* SearchActivity's order (SPEC §5, location.proto): with a query, exact
+ * matches first, then prefix matches, then partial ones (case-insensitive,
+ * over barcode, tracking number, order identifier, door label and location
+ * name), newest first (time DESC, id DESC) within each tier. A row belongs
+ * to the best tier any of its fields reaches. Each tier is its own
+ * statement, read newest first with LIMIT; the store runs them in order
+ * until the page plus one row is full, so a page is always full when that
+ * many rows match, and a tier no page reaches is never read. The page key
+ * id is "<tier>:<uuid>": the next page resumes inside that tier after that
+ * row and then goes on to the next tiers.
+ *
+ * Parameters of every tier: $1 tenant, $2 location, $3 package, $4 kind,
+ * $5 from_us, $6 to_us, $7 key time_us and $8 key id (NULL outside the
+ * token's tier), $9 rows wanted; then the exact tier $10 the query; the
+ * prefix tier $10 the query and $11 the prefix pattern ("q%"); the partial
+ * tier $10 the prefix pattern, $11 the contains pattern of the query's end
+ * ("%window%") and $12 the query. Patterns escape LIKE metacharacters
+ * (loc_like_pattern), so '%' and '_' are text. */
+#define ACT_FILTERS                                                                                \
+    " AND ($2 = '' OR a.location_id = NULLIF($2, '')::uuid)"                                       \
+    " AND ($3 = '' OR a.package_id = NULLIF($3, '')::uuid)"                                        \
+    " AND ($4::int = 0 OR a.kind = $4::int)"                                                       \
+    " AND ($5::bigint IS NULL OR a.time >= kn_ts($5::bigint))"                                     \
+    " AND ($6::bigint IS NULL OR a.time <= kn_ts($6::bigint))"                                     \
+    " AND ($7::bigint IS NULL OR (a.time, a.id) < (kn_ts($7::bigint), $8::uuid))"
+#define ACT_ORDER " ORDER BY a.time DESC, a.id DESC LIMIT $9"
+/* A field matches exactly / by prefix. */
+#define ACT_EQ(f, q)   "lower(a." f ") = lower(" q ")"
+#define ACT_LIKE(f, p) "lower(a." f ") LIKE lower(" p ")"
+#define ACT_ANY(M, x)                                                                              \
+    "(" M("barcode", x) " OR " M("tracking_number", x) " OR " M("order_identifier", x) " OR " M(   \
+        "door_label", x) " OR " M("location_name", x) ")"
+/* One arm per field, each a newest-first read of that field's index
+ * (migration 0002), merged by time. A row that matches on two fields is
+ * kept by the first arm only (`excl` names the fields before). */
+#define ACT_ARM(match, excl)                                                                       \
+    "(SELECT a.* FROM activity a WHERE a.tenant_id = $1 AND " match excl ACT_FILTERS ACT_ORDER ")"
+/* The five arms of a tier: ARM(field, exclusion), the exclusion M(f, x)
+ * over the fields before. */
+#define ACT_NOT(M, f, x)     " AND NOT " M(f, x)
+#define ACT_NOT1(M, x)       ACT_NOT(M, "barcode", x)
+#define ACT_NOT2(M, x)       ACT_NOT1(M, x) ACT_NOT(M, "tracking_number", x)
+#define ACT_NOT3(M, x)       ACT_NOT2(M, x) ACT_NOT(M, "order_identifier", x)
+#define ACT_NOT4(M, x)       ACT_NOT3(M, x) ACT_NOT(M, "door_label", x)
+#define ACT_ARMS2(ARM, M, x) ARM("barcode", "") " UNION ALL " ARM("tracking_number", ACT_NOT1(M, x))
+#define ACT_ARMS4(ARM, M, x)                                                                       \
+    ACT_ARMS2(ARM, M, x)                                                                           \
+    " UNION ALL " ARM("order_identifier", ACT_NOT2(M, x)) " UNION ALL " ARM("door_label",          \
+                                                                            ACT_NOT3(M, x))
+#define ACT_TIER(ARM, M, x)                                                                        \
+    "SELECT " COLS_ACT " FROM (" ACT_ARMS4(ARM, M, x) " UNION ALL " ARM(                           \
+        "location_name", ACT_NOT4(M, x)) ") a" ACT_ORDER
+
+/* Exact tier. */
+#define ACT_EXACT_ARM(f, excl) ACT_ARM(ACT_EQ(f, "$10"), excl)
+static const kn_pg_stmt activity_exact_stmt = {"loc_activity_exact",
+                                               ACT_TIER(ACT_EXACT_ARM, ACT_EQ, "$10"), 10};
+
+/* Prefix tier: a prefix match on the arm's field and no exact match on any
+ * field (those rows are in the exact tier). */
+#define ACT_PREFIX_ARM(f, excl)                                                                    \
+    ACT_ARM(ACT_LIKE(f, "$11"),                                                                    \
+            " AND NOT " ACT_ANY(ACT_EQ, "$10") excl) /* NOLINT: string pasting */
+static const kn_pg_stmt activity_prefix_stmt = {"loc_activity_prefix",
+                                                ACT_TIER(ACT_PREFIX_ARM, ACT_LIKE, "$11"), 11};
+
+/* Partial tier: the query inside some field and no field starting with it.
+ * search_text holds the five fields lowered and joined by a control
+ * character a query cannot contain, so the query inside search_text is the
+ * query inside one field (strpos: literal, no pattern). The trigram index
+ * (activity_search_trgm) is asked for the query's last ACT_WINDOW
+ * characters only (`LIKE '%window%'`): a GIN scan reads the posting list of
+ * every trigram it is given, and the leading trigrams of an identifier
+ * ("tn0" of a tracking number) can be in nearly every row. At 5,000,000
+ * rows a whole tracking number read 1,700 buffers, its last six characters
+ * 140-180 (a few more rows to recheck); a barcode 70-85 against 130-180.
+ * For a fragment in most rows the planner walks activity_time_idx newest
+ * first instead. */
+static const kn_pg_stmt activity_partial_stmt = {
+    "loc_activity_partial",
+    "SELECT " COLS_ACT " FROM activity a WHERE a.tenant_id = $1 AND a.search_text LIKE lower($11)"
+    " AND strpos(a.search_text, lower($12)) > 0"
+    " AND NOT " ACT_ANY(ACT_LIKE, "$10") ACT_FILTERS ACT_ORDER,
+    12};
+/* Characters of the query the partial tier's index scan looks for. */
+#define ACT_WINDOW 6
+
+/* No query: one tier, newest first (activity_time_idx, or the location /
+ * package index with those filters). */
 static const kn_pg_stmt activity_list_stmt = {
     "loc_activity_list",
-    "SELECT " COLS_ACT ", 0 FROM activity a WHERE a.tenant_id = $1"
-    " AND ($2 = '' OR a.location_id = NULLIF($2, '')::uuid)"
-    " AND ($3 = '' OR a.package_id = NULLIF($3, '')::uuid)"
-    " AND ($4::int = 0 OR a.kind = $4::int)"
-    " AND ($5::bigint IS NULL OR a.time >= kn_ts($5::bigint))"
-    " AND ($6::bigint IS NULL OR a.time <= kn_ts($6::bigint))"
-    " AND ($7::bigint IS NULL OR (a.time, a.id) < (kn_ts($7::bigint), $8::uuid))"
-    " ORDER BY a.time DESC, a.id DESC LIMIT $9",
-    9};
+    "SELECT " COLS_ACT " FROM activity a WHERE a.tenant_id = $1" ACT_FILTERS ACT_ORDER, 9};
 
-static void *row_activity_v(kn_arena *a, const PGresult *r, int i)
+/* Local to the search's transaction. Custom plans: the right plan depends
+ * on the values (an index range for a rare prefix, a newest-first walk for a
+ * common one; the "$n = '' OR" filter arms folded away), and a generic plan
+ * of `LIKE $n` can use no index range at all. No JIT: a big row estimate
+ * passes jit_above_cost and compiling costs more than the query. No
+ * parallel workers: a LIMITed index read gains nothing from them on a
+ * busy 2-core server. */
+static const kn_pg_stmt activity_plan_stmt = {
+    "loc_activity_plan",
+    "SELECT set_config('plan_cache_mode', 'force_custom_plan', true),"
+    " set_config('jit', 'off', true), set_config('max_parallel_workers_per_gather', '0', true)",
+    0};
+
+#define ACT_TIERS 3
+
+/* pg_trgm builds trigrams from runs of letters and digits only: a text
+ * without three of them in a row gives the index nothing to look up. Bytes
+ * of multibyte characters count as letters. */
+static int act_has_trigram(const char *s)
 {
-    return row_activity(a, r, i);
+    int run = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        run = (isalnum(*p) || *p >= 0x80) ? run + 1 : 0;
+        if (run >= 3)
+            return 1;
+    }
+    return 0;
+}
+
+/* The last ACT_WINDOW characters (UTF-8 code points) of q, or all of q when
+ * they hold no trigram. */
+static const char *act_window(const char *q)
+{
+    const char *p = q + strlen(q);
+    for (int n = 0; p > q && n < ACT_WINDOW;) {
+        p--;
+        if (((unsigned char)*p & 0xC0) != 0x80)
+            n++;
+    }
+    return act_has_trigram(p) ? p : q;
 }
 
 kn_code loc_store_search_activity(kn_pg *pg, kn_arena *a, const char *tenant,
@@ -1260,35 +1357,65 @@ kn_code loc_store_search_activity(kn_pg *pg, kn_arena *a, const char *tenant,
     size_t len = strlen(f->query) * 2 + 3;
     char *prefix = kn_arena_alloc(a, len), *contains = kn_arena_alloc(a, len);
     loc_like_pattern(f->query, 0, prefix, len);
-    loc_like_pattern(f->query, 1, contains, len);
-    const char *rank = NULL, *key_id = NULL;
+    loc_like_pattern(act_window(f->query), 1, contains, len);
+    int tiers = f->query[0] ? ACT_TIERS : 1, tier = 0;
+    const char *key_us = NULL, *key_id = NULL;
     if (after) {
-        /* The key id is "<rank>:<uuid>". */
-        const char *colon = strchr(after->id, ':');
-        if (!colon || !kn_is_uuid(colon + 1))
+        /* The key id is "<tier>:<uuid>". */
+        if (after->id[0] < '0' || after->id[0] >= '0' + tiers || after->id[1] != ':' ||
+            !kn_is_uuid(after->id + 2))
             return kn_status_set(st, KN_INVALID_ARGUMENT, "page_token: malformed");
-        rank = kn_arena_strndup(a, after->id, (size_t)(colon - after->id));
-        key_id = colon + 1;
+        tier = after->id[0] - '0';
+        key_us = i64s(a, after->time_us);
+        key_id = after->id + 2;
     }
-    const char *key_us = after ? i64s(a, after->time_us) : NULL, *lim = i64s(a, limit + 1);
+    const kn_pg_stmt *steps[ACT_TIERS] = {&activity_exact_stmt, &activity_prefix_stmt,
+                                          &activity_partial_stmt};
+    if (!f->query[0])
+        steps[0] = &activity_list_stmt;
+    /* One row past the page tells whether another page exists. */
+    int want = limit + 1, n = 0;
+    void **items = kn_arena_alloc(a, sizeof(void *) * (size_t)want);
     const char *kind = i64s(a, f->kind);
-    const char *ps[] = {tenant,        f->query, prefix,     contains, f->location_id,
-                        f->package_id, kind,     f->from_us, f->to_us, rank,
-                        key_us,        key_id,   lim};
-    const char *pl[] = {tenant,   f->location_id, f->package_id, kind, f->from_us,
-                        f->to_us, key_us,         key_id,        lim};
-    PGresult *r = f->query[0] ? exec(pg, &activity_search_stmt, ps, &rc, st)
-                              : exec(pg, &activity_list_stmt, pl, &rc, st);
-    if (!r)
+    PGresult *r = NULL;
+    if ((rc = kn_pg_begin(pg, st)) != KN_OK)
         return rc;
-    fill_page(a, r, row_activity_v, limit, page);
-    if (page->has_more) {
-        page->next.time_us = col_i64(r, limit - 1, 1);
-        snprintf(page->next.id, sizeof page->next.id, "%s:%s", PQgetvalue(r, limit - 1, 14),
-                 PQgetvalue(r, limit - 1, 0));
-    }
+    if (!(r = exec(pg, &activity_plan_stmt, NULL, &rc, st)))
+        goto done;
     PQclear(r);
-    return KN_OK;
+    for (; tier < tiers && n < want; tier++) {
+        const char *p[] = {tenant,
+                           f->location_id,
+                           f->package_id,
+                           kind,
+                           f->from_us,
+                           f->to_us,
+                           key_us,
+                           key_id,
+                           i64s(a, want - n),
+                           tier == 2 ? prefix : f->query,
+                           tier == 2 ? contains : prefix,
+                           f->query};
+        if (!(r = exec(pg, steps[tier], p, &rc, st)))
+            goto done;
+        int got = PQntuples(r);
+        for (int i = 0; i < got && n < want; i++, n++) {
+            items[n] = row_activity(a, r, i);
+            if (n == limit - 1) {
+                /* The page's last row: the next page resumes after it. */
+                page->next.time_us = col_i64(r, i, 1);
+                snprintf(page->next.id, sizeof page->next.id, "%d:%s", tier, PQgetvalue(r, i, 0));
+            }
+        }
+        PQclear(r);
+        /* A key applies to its own tier; the next tiers start at their top. */
+        key_us = key_id = NULL;
+    }
+    page->has_more = n > limit;
+    page->n = (size_t)(page->has_more ? limit : n);
+    page->items = items;
+done:
+    return finish(pg, rc, st);
 }
 
 /* --- stock -------------------------------------------------------------- */
@@ -1431,10 +1558,10 @@ kn_code loc_store_reserve_stock(kn_pg *pg, kn_arena *a, const loc_ctx *cx,
         out->n > 0)
         return rc;
     /* Rows locked in sku order: concurrent multi-line reservations queue. */
-    Konnect__Location__V1__StockLine **lines =
-        kn_arena_alloc(a, sizeof(*lines) * (req->n_lines > 0 ? req->n_lines : 1));
-    memcpy(lines, req->lines, sizeof(*lines) * req->n_lines);
-    qsort(lines, req->n_lines, sizeof(*lines), line_cmp);
+    Konnect__Location__V1__StockLine **lines = kn_arena_alloc(
+        a, sizeof(Konnect__Location__V1__StockLine *) * (req->n_lines > 0 ? req->n_lines : 1));
+    memcpy(lines, req->lines, sizeof(Konnect__Location__V1__StockLine *) * req->n_lines);
+    qsort(lines, req->n_lines, sizeof(Konnect__Location__V1__StockLine *), line_cmp);
     if ((rc = kn_pg_begin(pg, st)) != KN_OK)
         return rc;
     for (size_t i = 0; i < req->n_lines; i++) {

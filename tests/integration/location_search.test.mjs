@@ -130,3 +130,105 @@ test('tenants and roles', async () => {
   await rejects(search({}, t.tokA), Status.PERMISSION_DENIED);
   assert.equal((await search({ query: p.barcode })).activities.length, 1);
 });
+
+// Every page of a search at one page size, concatenated, and the page sizes.
+async function pages(req, size) {
+  const got = [];
+  const sizes = [];
+  const seen = new Set();
+  let token = '';
+  do {
+    const r = await t.call('SearchActivity', { ...req, page_size: size, page_token: token });
+    for (const a of r.activities) {
+      assert.ok(!seen.has(a.id), `page_size ${size}: ${a.id} twice`);
+      seen.add(a.id);
+    }
+    got.push(...r.activities);
+    sizes.push(r.activities.length);
+    token = r.next_page_token;
+    assert.ok(sizes.length <= 100, 'paging ends');
+  } while (token);
+  return { got, sizes };
+}
+
+test('tiers: pages are full across tier ends, and paging has no duplicates or gaps', async () => {
+  const l = await t.location();
+  const stem = uniq('TF');
+  // Oldest first: partial, exact, prefix, partial, prefix, exact, partial.
+  // A row matching on several fields is one row, in its best tier: e1
+  // exactly on two fields, e2 exactly on one and by prefix on another.
+  const p1 = await t.pkg(l.id, { barcode: `A${stem}` });
+  const e1 = await t.pkg(l.id, { barcode: stem, tracking_number: stem });
+  const x1 = await t.pkg(l.id, { barcode: `${stem}-1` });
+  const p2 = await t.pkg(l.id, { tracking_number: `B${stem}B` });
+  const x2 = await t.pkg(l.id, { tracking_number: `${stem}-2` });
+  const e2 = await t.pkg(l.id, { barcode: `${stem}-3`, tracking_number: stem.toLowerCase() });
+  const p3 = await t.pkg(l.id, { barcode: `C${stem}` });
+  const want = [e2, e1, x2, x1, p3, p2, p1].map((p) => p.id);
+  const whole = await search({ query: stem, location_id: l.id });
+  assert.deepEqual(ids(whole), want);
+  assert.equal(whole.next_page_token, '');
+  for (let size = 1; size <= 8; size++) {
+    const { got, sizes } = await pages({ query: stem, location_id: l.id }, size);
+    assert.deepEqual(got.map((a) => a.package_id), want, `page_size ${size}`);
+    // Every page but the last is full, whichever tiers it spans.
+    for (const n of sizes.slice(0, -1)) assert.equal(n, size, `page_size ${size}: pages ${sizes}`);
+    assert.equal(sizes.length, Math.max(1, Math.ceil(want.length / size)), `page_size ${size}: pages ${sizes}`);
+  }
+  // The first page holds the exact, prefix and partial rows it has room for.
+  const first = await t.call('SearchActivity', { query: stem, location_id: l.id, page_size: 5 });
+  assert.deepEqual(ids(first), want.slice(0, 5));
+  // Filters apply in every tier: DELIVERED rows only, one per tier.
+  const d1 = await t.door(l.id);
+  const d2 = await t.door(l.id);
+  const d3 = await t.door(l.id);
+  for (const [p, d] of [[p1, d1], [e1, d2], [x1, d3]]) await t.call('DeliverPackage', { id: p.id, door_id: d.id });
+  const delivered = await search({ query: stem, kind: 'ACTIVITY_KIND_DELIVERED' });
+  assert.deepEqual(ids(delivered), [e1.id, x1.id, p1.id]);
+  const { got } = await pages({ query: stem, kind: 'ACTIVITY_KIND_DELIVERED' }, 1);
+  assert.deepEqual(got.map((a) => a.package_id), [e1.id, x1.id, p1.id]);
+  // Newer rows go in their tier, not on top: the exact rows still lead.
+  const all = await search({ query: stem, location_id: l.id });
+  assert.deepEqual(ids(all), [e1.id, e2.id, e1.id, x1.id, x2.id, x1.id, p1.id, p3.id, p2.id, p1.id]);
+});
+
+test('tiers: many rows per tier page in order with full pages', async () => {
+  const l = await t.location();
+  const stem = uniq('TM');
+  const made = [];
+  // Interleaved in time: the tiers are not in time order.
+  for (let i = 0; i < 12; i++) {
+    const barcode = [`${stem}`, `${stem}${i}`, `Z${stem}${i}`][i % 3];
+    made.push({ tier: i % 3, p: await t.pkg(l.id, barcode === stem ? { tracking_number: stem, barcode: uniq('BC') } : { barcode }) });
+  }
+  const want = [0, 1, 2].flatMap((k) => made.filter((m) => m.tier === k).reverse().map((m) => m.p.id));
+  assert.deepEqual(ids(await search({ query: stem })), want);
+  for (const size of [1, 2, 3, 4, 5, 7, 11, 12, 13]) {
+    const { got, sizes } = await pages({ query: stem }, size);
+    assert.deepEqual(got.map((a) => a.package_id), want, `page_size ${size}`);
+    for (const n of sizes.slice(0, -1)) assert.equal(n, size, `page_size ${size}: pages ${sizes}`);
+  }
+});
+
+test('LIKE metacharacters are literal in every tier, and a partial match is on the first page', async () => {
+  // Many prefix matches (a location whose name starts with the query: every
+  // row there) and the package whose barcode holds it in the middle.
+  const l = await t.location({ name: `%_% ${uniq('Site')}` });
+  for (let i = 0; i < 6; i++) await t.pkg(l.id);
+  const other = await t.location({ name: `a ${uniq('b')}` });
+  const pk = await t.pkg(other.id, { barcode: `BC-%_%-${uniq('X')}` });
+  const decoy = await t.pkg(other.id, { barcode: `BC-x%yz${uniq('X')}` });
+  const r = await search({ query: '%_%' });
+  for (const a of r.activities) {
+    assert.ok([a.barcode, a.tracking_number, a.order_identifier, a.door_label, a.location_name]
+      .some((s) => s.toLowerCase().includes('%_%')), `matched ${a.barcode} ${a.location_name}`);
+  }
+  assert.ok(ids(r).includes(pk.id), 'the partial match is on the first page');
+  assert.ok(!ids(r).includes(decoy.id));
+  assert.equal(ids(r).at(-1), pk.id, 'after the prefix matches');
+  assert.ok(ids(await search({ query: '%_%', location_id: other.id })).includes(pk.id));
+  // '_' and '%' alone match only rows that hold them.
+  assert.deepEqual(ids(await search({ query: '_%-', location_id: other.id })), [pk.id]);
+  assert.deepEqual(ids(await search({ query: 'x_y', location_id: other.id })), []);
+  assert.deepEqual(ids(await search({ query: 'x%y', location_id: other.id })), [decoy.id]);
+});
