@@ -38,8 +38,11 @@ export function storeSql(file, names) {
   const src = fs.readFileSync(file, 'utf8');
   const macros = {};
   for (const m of src.matchAll(/^#define (\w+)\s+((?:.*\\\n)*.*)$/gm)) {
+    // String macros, also those made of earlier ones (ORDER_COLS).
     const toks = cTokens(m[2]);
-    if (toks.length && toks.every((t) => t.lit !== undefined)) macros[m[1]] = toks.map((t) => t.lit).join('');
+    if (toks.length && toks.every((t) => t.lit !== undefined || t.id in macros)) {
+      macros[m[1]] = toks.map((t) => (t.lit !== undefined ? t.lit : macros[t.id])).join('');
+    }
   }
   const out = {};
   for (const name of names) {
