@@ -34,7 +34,7 @@ const O = {
   scale: num('scale', 1, 0.02), // fraction of the data
   duration: num('duration', 10, 3), // seconds per measured load run
   warmup: num('warmup', 3, 1), // seconds of warm-up before each
-  rounds: num('rounds', 3, 1), // gateway rounds (medians)
+  rounds: num('rounds', 2, 1), // gateway rounds (medians)
   threads: num('threads', 2, 2), // load generator threads, every pair
   h2Clients: num('h2-clients', 16, 16),
   h2Streams: num('h2-streams', 16, 16),
