@@ -978,7 +978,10 @@ static void *kn_worker_main(void *arg)
             ev = grpc_completion_queue_next(w->cq, gpr_inf_past(GPR_CLOCK_MONOTONIC), NULL);
             if (ev.type == GRPC_QUEUE_TIMEOUT) {
                 kn_post_slot(w);
-                continue;
+                if (w->posted > 0)
+                    continue;
+                /* Not posted (logged): wait a poll period, not spin. */
+                ev = grpc_completion_queue_next(w->cq, kn_deadline_ms(KN_POLL_MS), NULL);
             }
         } else {
             ev = grpc_completion_queue_next(w->cq, kn_deadline_ms(KN_POLL_MS), NULL);
