@@ -50,22 +50,6 @@ static void hs256(const unsigned char *key, size_t keylen, const char *msg, size
     sodium_memzero(&s, sizeof(s));
 }
 
-/* libsodium 1.0.18's base64 decoder reads any byte >= 0x80 as '_' (its
- * constant-time character tests assume ASCII), so without this check a
- * token with such a byte in place of a '_' of its signature would verify
- * too: one signature, many accepted token strings. Found by fuzzing
- * (tests/fuzz/regressions/jwt/). */
-static int b64url_chars(const char *s, size_t len)
-{
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '_'))
-            return 0;
-    }
-    return 1;
-}
-
 /* Decodes one base64url segment (no padding, nothing trailing) into a
  * malloc'd, NUL-terminated buffer. */
 static unsigned char *b64_decode(const char *seg, size_t len, size_t *outlen)
@@ -75,7 +59,7 @@ static unsigned char *b64_decode(const char *seg, size_t len, size_t *outlen)
     const char *end = NULL;
     if (!buf)
         return NULL;
-    if (!b64url_chars(seg, len) ||
+    if (!kn_is_base64url(seg, len) ||
         sodium_base642bin(buf, cap, seg, len, NULL, outlen, &end, KN_JWT_B64) != 0 ||
         end != seg + len) {
         free(buf);
@@ -219,7 +203,7 @@ kn_code kn_jwt_verify(const char *token, size_t token_len, const unsigned char *
     size_t got_len = 0;
     const char *sig = d2 + 1;
     const char *sig_end = NULL;
-    if (!b64url_chars(sig, (size_t)(end - sig)) ||
+    if (!kn_is_base64url(sig, (size_t)(end - sig)) ||
         sodium_base642bin(got, sizeof(got), sig, (size_t)(end - sig), NULL, &got_len, &sig_end,
                           KN_JWT_B64) != 0 ||
         sig_end != end || got_len != sizeof(want)) {

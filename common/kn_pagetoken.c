@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "kn_log.h"
+#include "kn_validate.h"
 
 #define KN_PAGE_TOKEN_VERSION 1
 #define KN_PAGE_FIXED         (1 + 8 + 8 + 1 + 4)
@@ -86,20 +87,6 @@ int kn_page_token_encode(const kn_page_key *key, uint64_t query_hash, char *out,
     return (int)(need - 1);
 }
 
-/* libsodium 1.0.18's base64 decoder reads any byte >= 0x80 as '_', so a
- * token could be spelled many ways; only the base64url alphabet is let
- * through (found by fuzzing, tests/fuzz/regressions/pagetoken/). */
-static int b64url_chars(const char *s, size_t len)
-{
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '_'))
-            return 0;
-    }
-    return 1;
-}
-
 kn_code kn_page_token_decode(const char *field, const char *token, uint64_t query_hash,
                              kn_page_key *key, kn_status *st)
 {
@@ -113,7 +100,7 @@ kn_code kn_page_token_decode(const char *field, const char *token, uint64_t quer
         why = "length";
         goto bad;
     }
-    if (!b64url_chars(token, tlen) ||
+    if (!kn_is_base64url(token, tlen) ||
         sodium_base642bin(bin, sizeof(bin), token, tlen, NULL, &n, &end, KN_PAGE_B64) != 0 ||
         end != token + tlen) {
         why = "base64";

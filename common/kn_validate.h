@@ -12,6 +12,13 @@ kn_code kn_check_uuid(const char *field, const char *value, kn_status *st);
 /* Like kn_check_uuid but an empty string is allowed (means "not set"). */
 kn_code kn_check_uuid_opt(const char *field, const char *value, kn_status *st);
 
+/* The len bytes at s are all of the base64url alphabet. Checked before
+ * libsodium 1.0.18's decoder, which reads any byte >= 0x80 as '_' (its
+ * constant-time character tests assume ASCII): without it one JWT
+ * signature or page token could be spelled many ways (found by fuzzing,
+ * tests/fuzz/regressions/jwt/ and pagetoken/). */
+int kn_is_base64url(const char *s, size_t len);
+
 /* Valid UTF-8, no control characters, length in bytes within [min, max]. */
 kn_code kn_check_text(const char *field, const char *value, size_t min, size_t max, kn_status *st);
 /* Like kn_check_text but newline, carriage return and tab are allowed

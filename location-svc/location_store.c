@@ -1307,19 +1307,8 @@ static const kn_pg_stmt activity_list_stmt = {
     "loc_activity_list",
     "SELECT " COLS_ACT " FROM activity a WHERE a.tenant_id = $1" ACT_FILTERS ACT_ORDER, 9};
 
-/* Local to the search's transaction. Custom plans: the right plan depends
- * on the values (an index range for a rare prefix, a newest-first walk for a
- * common one; the "$n = '' OR" filter arms folded away), and a generic plan
- * of `LIKE $n` can use no index range at all. No JIT: a big row estimate
- * passes jit_above_cost and compiling costs more than the query. No
- * parallel workers: a LIMITed index read gains nothing from them on a
- * busy 2-core server. */
-static const kn_pg_stmt activity_plan_stmt = {
-    "loc_activity_plan",
-    "SELECT set_config('plan_cache_mode', 'force_custom_plan', true),"
-    " set_config('jit', 'off', true), set_config('max_parallel_workers_per_gather', '0', true)",
-    0};
-
+/* Plans are made for the values, without JIT or parallel workers: the
+ * database's settings (migration 0003). */
 #define ACT_TIERS 3
 
 /* pg_trgm builds trigrams from runs of letters and digits only: a text
@@ -1377,12 +1366,9 @@ kn_code loc_store_search_activity(kn_pg *pg, kn_arena *a, const char *tenant,
     int want = limit + 1, n = 0;
     void **items = kn_arena_alloc(a, sizeof(void *) * (size_t)want);
     const char *kind = i64s(a, f->kind);
-    PGresult *r = NULL;
-    if ((rc = kn_pg_begin(pg, st)) != KN_OK)
-        return rc;
-    if (!(r = exec(pg, &activity_plan_stmt, NULL, &rc, st)))
-        goto done;
-    PQclear(r);
+    /* One statement per tier, no transaction: each reads its own snapshot,
+     * and a row inserted meanwhile above the page's key is missed as by any
+     * keyset page. */
     for (; tier < tiers && n < want; tier++) {
         const char *p[] = {tenant,
                            f->location_id,
@@ -1396,8 +1382,9 @@ kn_code loc_store_search_activity(kn_pg *pg, kn_arena *a, const char *tenant,
                            tier == 2 ? prefix : f->query,
                            tier == 2 ? contains : prefix,
                            f->query};
-        if (!(r = exec(pg, steps[tier], p, &rc, st)))
-            goto done;
+        PGresult *r = exec(pg, steps[tier], p, &rc, st);
+        if (!r)
+            return rc;
         int got = PQntuples(r);
         for (int i = 0; i < got && n < want; i++, n++) {
             items[n] = row_activity(a, r, i);
@@ -1414,8 +1401,7 @@ kn_code loc_store_search_activity(kn_pg *pg, kn_arena *a, const char *tenant,
     page->has_more = n > limit;
     page->n = (size_t)(page->has_more ? limit : n);
     page->items = items;
-done:
-    return finish(pg, rc, st);
+    return KN_OK;
 }
 
 /* --- stock -------------------------------------------------------------- */

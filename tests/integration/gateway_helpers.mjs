@@ -53,7 +53,7 @@ export function createTenant(c, code, email, password) {
 export const rand = (n = 4) => crypto.randomBytes(n).toString('hex');
 
 // Raw bytes to the gateway; resolves { data, closed, ms } when the server
-// closes the connection or after waitMs.
+// closes the connection or after waitMs; gapMs writes the chunks apart.
 export function rawRequest(c, chunks, { waitMs = 5000, gapMs = 0 } = {}) {
   const { port } = new URL(c.gatewayUrl);
   return new Promise((resolve) => {
@@ -72,7 +72,7 @@ export function rawRequest(c, chunks, { waitMs = 5000, gapMs = 0 } = {}) {
     s.on('error', () => finish(true));
     s.on('connect', async () => {
       for (const ch of chunks) {
-        if (s.destroyed) break;
+        if (s.destroyed || done) break;
         s.write(ch);
         if (gapMs) await new Promise((r) => setTimeout(r, gapMs));
       }

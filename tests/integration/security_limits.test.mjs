@@ -7,7 +7,7 @@
 // behind it. Finally no log holds a secret, password or token.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
+import { rawRequest } from './gateway_helpers.mjs';
 import {
   startSecCluster, httpApi, httpErr, ok, rpc, gatewayRoutes, fillPath, makeWorld, rowCounts, assertNoSecretsInLogs, G,
 } from './security_helpers.mjs';
@@ -36,34 +36,9 @@ after(async () => {
   await c?.stop();
 });
 
-// Raw bytes; resolves {data, closed, ms} when the server closes the
-// connection or after waitMs. `trickle` writes the chunks gapMs apart.
-function raw(chunks, { waitMs = 8000, gapMs = 0 } = {}) {
-  const { port } = new URL(c.gatewayUrl);
-  return new Promise((resolve) => {
-    const t0 = Date.now();
-    const s = net.connect({ host: '127.0.0.1', port: Number(port) });
-    let data = '';
-    let done = false;
-    const finish = (closed) => {
-      if (done) return;
-      done = true;
-      s.destroy();
-      resolve({ data, closed, ms: Date.now() - t0 });
-    };
-    s.on('data', (d) => { data += d.toString(); });
-    s.on('close', () => finish(true));
-    s.on('error', () => finish(true));
-    s.on('connect', async () => {
-      for (const ch of chunks) {
-        if (s.destroyed || done) break;
-        s.write(ch);
-        if (gapMs) await new Promise((r) => setTimeout(r, gapMs));
-      }
-    });
-    setTimeout(() => finish(false), waitMs);
-  });
-}
+// Raw bytes on a socket of the gateway (gateway_helpers.mjs), waiting
+// 8 s by default for the server to close.
+const raw = (chunks, opts = {}) => rawRequest(c, chunks, { waitMs: 8000, ...opts });
 
 test('a body over 1 MiB answers 413 on every route that takes one, and nothing is written', async () => {
   const counts = await rowCounts(c);

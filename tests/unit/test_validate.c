@@ -44,6 +44,20 @@ static void test_uuid(void **state)
     expect_invalid(kn_check_uuid_opt("assignee_user_id", "x", &st), &st, "assignee_user_id");
 }
 
+static void test_base64url(void **state)
+{
+    (void)state;
+    assert_true(kn_is_base64url("AZaz09-_", 8));
+    assert_true(kn_is_base64url("", 0));
+    assert_true(kn_is_base64url("ab=", 2)); /* only len bytes are looked at */
+    assert_false(kn_is_base64url("ab=", 3));
+    assert_false(kn_is_base64url("a+b", 3));
+    assert_false(kn_is_base64url("a/b", 3));
+    assert_false(kn_is_base64url("a\xdf"
+                                 "b",
+                                 3)); /* read as '_' by libsodium 1.0.18 */
+}
+
 static void test_text(void **state)
 {
     kn_status st;
@@ -131,10 +145,8 @@ static void test_page_size(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_uuid),
-        cmocka_unit_test(test_text),
-        cmocka_unit_test(test_date),
-        cmocka_unit_test(test_page_size),
+        cmocka_unit_test(test_uuid), cmocka_unit_test(test_base64url), cmocka_unit_test(test_text),
+        cmocka_unit_test(test_date), cmocka_unit_test(test_page_size),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
