@@ -46,6 +46,34 @@ int loc_uuid_array(char *const *ids, size_t n, char *out, size_t outlen)
     return (int)o;
 }
 
+int loc_text_array(const char *const *v, size_t n, char *out, size_t outlen)
+{
+    size_t o = 0;
+    if (outlen < 3)
+        return -1;
+    out[o++] = '{';
+    for (size_t i = 0; i < n; i++) {
+        /* Room for a comma, two quotes and, after the loop, '}' and NUL. */
+        if (o + 5 > outlen)
+            return -1;
+        if (i > 0)
+            out[o++] = ',';
+        out[o++] = '"';
+        for (const char *p = v[i]; *p; p++) {
+            int esc = (*p == '"' || *p == '\\');
+            if (o + (size_t)esc + 4 > outlen)
+                return -1;
+            if (esc)
+                out[o++] = '\\';
+            out[o++] = *p;
+        }
+        out[o++] = '"';
+    }
+    out[o++] = '}';
+    out[o] = '\0';
+    return (int)o;
+}
+
 int loc_has_duplicate(char *const *ids, size_t n)
 {
     /* Lists are capped at a few hundred ids: quadratic is fine. */

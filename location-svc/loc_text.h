@@ -16,6 +16,12 @@ int loc_like_pattern(const char *s, int contains, char *out, size_t outlen);
  * Returns the length or -1 when outlen is too small. */
 int loc_uuid_array(char *const *ids, size_t n, char *out, size_t outlen);
 
+/* The PostgreSQL array literal {"a","b"} of any texts: every element
+ * quoted, '"' and '\\' escaped by a backslash, so commas, braces, spaces
+ * and the word NULL are plain text. Returns the length or -1 when outlen
+ * is too small. */
+int loc_text_array(const char *const *v, size_t n, char *out, size_t outlen);
+
 /* 1 when a value occurs twice in ids (compared case-insensitively, as
  * UUIDs are). */
 int loc_has_duplicate(char *const *ids, size_t n);

@@ -1218,20 +1218,22 @@ done:
  * matches first, then prefix matches, then partial ones (case-insensitive,
  * over barcode, tracking number, order identifier, door label and location
  * name), newest first (time DESC, id DESC) within each tier. A row belongs
- * to the best tier any of its fields reaches. Each tier is its own
- * statement, read newest first with LIMIT; the store runs them in order
- * until the page plus one row is full, so a page is always full when that
- * many rows match, and a tier no page reaches is never read. The page key
- * id is "<tier>:<uuid>": the next page resumes inside that tier after that
- * row and then goes on to the next tiers.
+ * to the best tier any of its fields reaches. The store first looks the
+ * query up among the distinct values of those fields (activity_terms_stmt,
+ * one statement for every tier), then reads each tier's rows through its
+ * values (activity_rows_stmt), tier after tier until the page plus one row
+ * is full, so a page is always full when that many rows match and a tier
+ * no page reaches is never read. A tier whose values are too many to read
+ * one by one is read by a statement over the rows instead
+ * (activity_prefix_stmt, activity_walk_stmt): same rows, same order. The
+ * page key id is "<tier>:<uuid>": the next page resumes inside that tier
+ * after that row and then goes on to the next tiers.
  *
- * Parameters of every tier: $1 tenant, $2 location, $3 package, $4 kind,
- * $5 from_us, $6 to_us, $7 key time_us and $8 key id (NULL outside the
- * token's tier), $9 rows wanted; then the exact tier $10 the query; the
- * prefix tier $10 the query and $11 the prefix pattern ("q%"); the partial
- * tier $10 the prefix pattern, $11 the contains pattern of the query's end
- * ("%window%") and $12 the query. Patterns escape LIKE metacharacters
- * (loc_like_pattern), so '%' and '_' are text. */
+ * Parameters of every row statement: $1 tenant, $2 location, $3 package,
+ * $4 kind, $5 from_us, $6 to_us, $7 key time_us and $8 key id (NULL
+ * outside the token's tier), $9 rows wanted; then each statement's own.
+ * Patterns escape LIKE metacharacters (loc_like_pattern), so '%' and '_'
+ * are text. */
 #define ACT_FILTERS                                                                                \
     " AND ($2 = '' OR a.location_id = NULLIF($2, '')::uuid)"                                       \
     " AND ($3 = '' OR a.package_id = NULLIF($3, '')::uuid)"                                        \
@@ -1267,39 +1269,82 @@ done:
     "SELECT " COLS_ACT " FROM (" ACT_ARMS4(ARM, M, x) " UNION ALL " ARM(                           \
         "location_name", ACT_NOT4(M, x)) ") a" ACT_ORDER
 
-/* Exact tier. */
-#define ACT_EXACT_ARM(f, excl) ACT_ARM(ACT_EQ(f, "$10"), excl)
-static const kn_pg_stmt activity_exact_stmt = {"loc_activity_exact",
-                                               ACT_TIER(ACT_EXACT_ARM, ACT_EQ, "$10"), 10};
-
-/* Prefix tier: a prefix match on the arm's field and no exact match on any
- * field (those rows are in the exact tier). */
+/* Prefix tier over the rows, when its values are too many: a prefix match
+ * on the arm's field and no exact match on any field (those rows are in the
+ * exact tier). One arm per field, a range of its index; the planner reads
+ * a rare prefix's range and sorts it, or walks a common one newest first.
+ * $10 the query, $11 the prefix pattern ("q%"). */
 #define ACT_PREFIX_ARM(f, excl)                                                                    \
     ACT_ARM(ACT_LIKE(f, "$11"),                                                                    \
             " AND NOT " ACT_ANY(ACT_EQ, "$10") excl) /* NOLINT: string pasting */
 static const kn_pg_stmt activity_prefix_stmt = {"loc_activity_prefix",
                                                 ACT_TIER(ACT_PREFIX_ARM, ACT_LIKE, "$11"), 11};
 
-/* Partial tier: the query inside some field and no field starting with it.
- * search_text holds the five fields lowered and joined by a control
- * character a query cannot contain, so the query inside search_text is the
- * query inside one field (strpos: literal, no pattern). The trigram index
- * (activity_search_trgm) is asked for the query's last ACT_WINDOW
- * characters only (`LIKE '%window%'`): a GIN scan reads the posting list of
- * every trigram it is given, and the leading trigrams of an identifier
- * ("tn0" of a tracking number) can be in nearly every row. At 5,000,000
- * rows a whole tracking number read 1,700 buffers, its last six characters
- * 140-180 (a few more rows to recheck); a barcode 70-85 against 130-180.
- * For a fragment in most rows the planner walks activity_time_idx newest
- * first instead. */
-static const kn_pg_stmt activity_partial_stmt = {
-    "loc_activity_partial",
-    "SELECT " COLS_ACT " FROM activity a WHERE a.tenant_id = $1 AND a.search_text LIKE lower($11)"
-    " AND strpos(a.search_text, lower($12)) > 0"
-    " AND NOT " ACT_ANY(ACT_LIKE, "$10") ACT_FILTERS ACT_ORDER,
-    12};
-/* Characters of the query the partial tier's index scan looks for. */
-#define ACT_WINDOW 6
+/* Partial tier when the values cannot be used (the query is shorter than
+ * a 4-gram, or found in more than ACT_TERMS_MAX values): the tenant's rows
+ * newest first (activity_time_idx), each field tested with LIKE; a
+ * fragment that common is in the newest rows. $10 the prefix pattern, $11
+ * the contains pattern ("%q%"). */
+static const kn_pg_stmt activity_walk_stmt = {
+    "loc_activity_walk",
+    "SELECT " COLS_ACT " FROM activity a WHERE a.tenant_id = $1 AND " ACT_ANY(
+        ACT_LIKE, "$11") " AND NOT " ACT_ANY(ACT_LIKE, "$10") ACT_FILTERS ACT_ORDER,
+    11};
+
+/* The values (activity_terms, migration 0004) each tier reaches, so that
+ * a tier reads only the rows of its values: tier 0 the values equal to the
+ * query, tier 1 those starting with it (and not equal), tier 2 those that
+ * hold it further in, found by the 4-grams of its last ACT_WINDOW
+ * characters ($4; NULL when it has fewer than four) and checked whole
+ * (strpos). The query's 4-grams are computed inline, not by
+ * activity_grams(): a SQL function that is not inlined is parsed and
+ * planned again at every call. Tiers before $5 are not wanted; tiers 1 and 2 stop at $6 rows,
+ * one more than ACT_TERMS_MAX, to tell when to walk instead. $2 the query,
+ * $3 the prefix pattern. */
+static const kn_pg_stmt activity_terms_stmt = {
+    "loc_activity_terms",
+    "SELECT 0, t.term, t.field FROM activity_terms t"
+    " WHERE $5::int <= 0 AND t.tenant_id = $1 AND t.term = lower($2)"
+    " UNION ALL (SELECT 1, t.term, t.field FROM activity_terms t"
+    " WHERE $5::int <= 1 AND t.tenant_id = $1 AND t.term LIKE lower($3) AND t.term <> lower($2)"
+    " LIMIT $6)"
+    " UNION ALL (SELECT 2, t.term, t.field FROM activity_terms t"
+    " WHERE $5::int <= 2 AND $4::text IS NOT NULL AND t.tenant_id = $1"
+    " AND activity_grams(t.term) @> ARRAY(SELECT substr(lower($4), i, 4)"
+    " FROM generate_series(1, length($4) - 3) AS i) AND strpos(t.term, lower($2)) > 1"
+    " LIMIT $6)",
+    6};
+#define ACT_TERMS_MAX 64
+#define ACT_WINDOW    8
+
+/* The rows of a tier's values: per value, the newest rows of its field's
+ * index (migration 0002) after the page key, LIMITed; merged newest first.
+ * The arm of another field is skipped by its one-time filter on t.field. A
+ * row in the tier's values may reach a better tier through another field:
+ * tier 1 ($12) leaves out rows with a field equal to the query ($13), tier
+ * 2 rows with a field starting with it ($14). A row reached through two of
+ * its fields is kept once (DISTINCT ON the order key). $10 the values,
+ * $11 their fields. */
+#define ACT_TERM_ARM(n, f)                                                                         \
+    "(SELECT a.* FROM activity a WHERE t.field = " #n " AND a.tenant_id = $1"                      \
+    " AND lower(a." f ") = t.term AND ($12::int < 1 OR NOT " ACT_ANY(                              \
+        ACT_EQ, "$13") ") AND ($12::int < 2 OR NOT " ACT_ANY(ACT_LIKE,                             \
+                                                             "$14") ")" ACT_FILTERS ACT_ORDER ")"
+/* One arm per line. */
+/* clang-format off */
+#define ACT_TERM_ARMS                                                                              \
+    ACT_TERM_ARM(1, "barcode")                                                                     \
+    " UNION ALL " ACT_TERM_ARM(2, "tracking_number")                                               \
+    " UNION ALL " ACT_TERM_ARM(3, "order_identifier")                                              \
+    " UNION ALL " ACT_TERM_ARM(4, "door_label")                                                    \
+    " UNION ALL " ACT_TERM_ARM(5, "location_name")
+/* clang-format on */
+static const kn_pg_stmt activity_rows_stmt = {
+    "loc_activity_rows",
+    "SELECT DISTINCT ON (a.time, a.id) " COLS_ACT
+    " FROM unnest($10::text[], $11::int[]) AS t(term, field), LATERAL (" ACT_TERM_ARMS ") a"
+    " ORDER BY a.time DESC, a.id DESC LIMIT $9",
+    14};
 
 /* No query: one tier, newest first (activity_time_idx, or the location /
  * package index with those filters). */
@@ -1311,31 +1356,63 @@ static const kn_pg_stmt activity_list_stmt = {
  * database's settings (migration 0003). */
 #define ACT_TIERS 3
 
-/* pg_trgm builds trigrams from runs of letters and digits only: a text
- * without three of them in a row gives the index nothing to look up. Bytes
- * of multibyte characters count as letters. */
-static int act_has_trigram(const char *s)
-{
-    int run = 0;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        run = (isalnum(*p) || *p >= 0x80) ? run + 1 : 0;
-        if (run >= 3)
-            return 1;
-    }
-    return 0;
-}
-
-/* The last ACT_WINDOW characters (UTF-8 code points) of q, or all of q when
- * they hold no trigram. */
+/* The last ACT_WINDOW characters (UTF-8 code points) of q, or NULL when q
+ * has fewer than four: no 4-gram to look up. */
 static const char *act_window(const char *q)
 {
     const char *p = q + strlen(q);
-    for (int n = 0; p > q && n < ACT_WINDOW;) {
+    int n = 0;
+    while (p > q && n < ACT_WINDOW) {
         p--;
         if (((unsigned char)*p & 0xC0) != 0x80)
             n++;
     }
-    return act_has_trigram(p) ? p : q;
+    return n >= 4 ? p : NULL;
+}
+
+/* One tier's values from activity_terms_stmt, as the array literals of
+ * activity_rows_stmt. */
+typedef struct {
+    int n;
+    const char *terms, *fields;
+} act_values;
+
+static kn_code act_values_read(kn_pg *pg, kn_arena *a, const char *tenant,
+                               const loc_activity_filter *f, const char *prefix, int tier,
+                               act_values *out, kn_status *st)
+{
+    kn_code rc = KN_OK;
+    const char *p[] = {
+        tenant, f->query, prefix, act_window(f->query), i64s(a, tier), i64s(a, ACT_TERMS_MAX + 1)};
+    PGresult *r = exec(pg, &activity_terms_stmt, p, &rc, st);
+    if (!r)
+        return rc;
+    int rows = PQntuples(r);
+    const char **terms = kn_arena_alloc(a, sizeof(char *) * (size_t)(rows + 1));
+    const char **fields = kn_arena_alloc(a, sizeof(char *) * (size_t)(rows + 1));
+    for (int t = 0; t < ACT_TIERS && rc == KN_OK; t++) {
+        int n = 0;
+        size_t tlen = 3, flen = 3;
+        for (int i = 0; i < rows; i++) {
+            if (PQgetvalue(r, i, 0)[0] - '0' != t)
+                continue;
+            terms[n] = PQgetvalue(r, i, 1);
+            fields[n++] = PQgetvalue(r, i, 2);
+            tlen += (size_t)PQgetlength(r, i, 1) * 2 + 3;
+            flen += (size_t)PQgetlength(r, i, 2) + 3;
+        }
+        out[t].n = n;
+        if (n == 0 || n > ACT_TERMS_MAX)
+            continue;
+        char *tv = kn_arena_alloc(a, tlen), *fv = kn_arena_alloc(a, flen);
+        if (loc_text_array(terms, (size_t)n, tv, tlen) < 0 ||
+            loc_text_array(fields, (size_t)n, fv, flen) < 0)
+            rc = kn_status_set(st, KN_INTERNAL, "SearchActivity: value list too long");
+        out[t].terms = tv;
+        out[t].fields = fv;
+    }
+    PQclear(r);
+    return rc;
 }
 
 kn_code loc_store_search_activity(kn_pg *pg, kn_arena *a, const char *tenant,
@@ -1346,7 +1423,7 @@ kn_code loc_store_search_activity(kn_pg *pg, kn_arena *a, const char *tenant,
     size_t len = strlen(f->query) * 2 + 3;
     char *prefix = kn_arena_alloc(a, len), *contains = kn_arena_alloc(a, len);
     loc_like_pattern(f->query, 0, prefix, len);
-    loc_like_pattern(act_window(f->query), 1, contains, len);
+    loc_like_pattern(f->query, 1, contains, len);
     int tiers = f->query[0] ? ACT_TIERS : 1, tier = 0;
     const char *key_us = NULL, *key_id = NULL;
     if (after) {
@@ -1358,10 +1435,9 @@ kn_code loc_store_search_activity(kn_pg *pg, kn_arena *a, const char *tenant,
         key_us = i64s(a, after->time_us);
         key_id = after->id + 2;
     }
-    const kn_pg_stmt *steps[ACT_TIERS] = {&activity_exact_stmt, &activity_prefix_stmt,
-                                          &activity_partial_stmt};
-    if (!f->query[0])
-        steps[0] = &activity_list_stmt;
+    act_values vals[ACT_TIERS] = {{0}};
+    if (f->query[0] && (rc = act_values_read(pg, a, tenant, f, prefix, tier, vals, st)) != KN_OK)
+        return rc;
     /* One row past the page tells whether another page exists. */
     int want = limit + 1, n = 0;
     void **items = kn_arena_alloc(a, sizeof(void *) * (size_t)want);
@@ -1369,20 +1445,33 @@ kn_code loc_store_search_activity(kn_pg *pg, kn_arena *a, const char *tenant,
     /* One statement per tier, no transaction: each reads its own snapshot,
      * and a row inserted meanwhile above the page's key is missed as by any
      * keyset page. */
-    for (; tier < tiers && n < want; tier++) {
-        const char *p[] = {tenant,
-                           f->location_id,
-                           f->package_id,
-                           kind,
-                           f->from_us,
-                           f->to_us,
-                           key_us,
-                           key_id,
-                           i64s(a, want - n),
-                           tier == 2 ? prefix : f->query,
-                           tier == 2 ? contains : prefix,
-                           f->query};
-        PGresult *r = exec(pg, steps[tier], p, &rc, st);
+    for (; tier < tiers && n < want; tier++, key_us = key_id = NULL) {
+        const kn_pg_stmt *s;
+        const char *x[5] = {0};
+        if (!f->query[0]) {
+            s = &activity_list_stmt;
+        } else if (vals[tier].n == 0 && (tier < 2 || act_window(f->query))) {
+            continue; /* no value reaches this tier: no row does */
+        } else if (vals[tier].n > 0 && vals[tier].n <= ACT_TERMS_MAX) {
+            s = &activity_rows_stmt;
+            x[0] = vals[tier].terms;
+            x[1] = vals[tier].fields;
+            x[2] = i64s(a, tier);
+            x[3] = f->query;
+            x[4] = prefix;
+        } else if (tier == 1) {
+            s = &activity_prefix_stmt;
+            x[0] = f->query;
+            x[1] = prefix;
+        } else {
+            s = &activity_walk_stmt;
+            x[0] = prefix;
+            x[1] = contains;
+        }
+        const char *p[] = {
+            tenant, f->location_id,    f->package_id, kind, f->from_us, f->to_us, key_us,
+            key_id, i64s(a, want - n), x[0],          x[1], x[2],       x[3],     x[4]};
+        PGresult *r = exec(pg, s, p, &rc, st);
         if (!r)
             return rc;
         int got = PQntuples(r);
@@ -1395,8 +1484,6 @@ kn_code loc_store_search_activity(kn_pg *pg, kn_arena *a, const char *tenant,
             }
         }
         PQclear(r);
-        /* A key applies to its own tier; the next tiers start at their top. */
-        key_us = key_id = NULL;
     }
     page->has_more = n > limit;
     page->n = (size_t)(page->has_more ? limit : n);

@@ -232,3 +232,36 @@ test('LIKE metacharacters are literal in every tier, and a partial match is on t
   assert.deepEqual(ids(await search({ query: 'x_y', location_id: other.id })), []);
   assert.deepEqual(ids(await search({ query: 'x%y', location_id: other.id })), [decoy.id]);
 });
+
+test('a tier with more values than are read one by one: same rows, same order, same pages', async () => {
+  // SearchActivity reads a tier through its distinct values (barcodes
+  // here) up to 64 of them, and over the rows beyond that: 70 prefix and
+  // 70 partial values take the second way, 3 of each the first.
+  const l = await t.location();
+  for (const n of [3, 70]) {
+    const stem = uniq('MV');
+    const made = [];
+    for (let i = 0; i < n; i++) {
+      made.push({ tier: 1, p: await t.pkg(l.id, { barcode: `${stem}${i}` }) });
+      made.push({ tier: 2, p: await t.pkg(l.id, { barcode: `Q${stem}${i}` }) });
+    }
+    made.push({ tier: 0, p: await t.pkg(l.id, { tracking_number: stem }) });
+    const want = [0, 1, 2].flatMap((k) => made.filter((m) => m.tier === k).reverse().map((m) => m.p.id));
+    assert.deepEqual(ids(await search({ query: stem })), want, `${n} values`);
+    const { got, sizes } = await pages({ query: stem.toLowerCase() }, 50);
+    assert.deepEqual(got.map((a) => a.package_id), want, `${n} values, pages`);
+    for (const s of sizes.slice(0, -1)) assert.equal(s, 50, `${n} values: pages ${sizes}`);
+  }
+});
+
+test('values with quotes, backslashes, commas and braces are found as text', async () => {
+  const l = await t.location();
+  const stem = uniq('QV');
+  const odd = [`"${stem}`, `${stem}\\1`, `{${stem},NULL}`, `${stem} "a,b"`];
+  const made = [];
+  for (const barcode of odd) made.push(await t.pkg(l.id, { barcode }));
+  // Prefix: the 2nd and 4th; partial: the 1st and 3rd; newest first in each.
+  assert.deepEqual(ids(await search({ query: stem })), [made[3].id, made[1].id, made[2].id, made[0].id]);
+  assert.deepEqual(ids(await search({ query: `${stem}\\1` })), [made[1].id]);
+  assert.deepEqual(ids(await search({ query: `${stem},null}` })), [made[2].id]);
+});

@@ -40,6 +40,21 @@ static void test_uuid_array(void **state)
     assert_int_equal(loc_uuid_array(ids, 3, out, 10), -1);
 }
 
+static void test_text_array(void **state)
+{
+    const char *v[] = {"a", "x,y} NULL", "q\"b\\c", ""};
+    char out[64];
+    (void)state;
+    assert_int_equal(loc_text_array(v, 4, out, sizeof out), 30);
+    assert_string_equal(out, "{\"a\",\"x,y} NULL\",\"q\\\"b\\\\c\",\"\"}");
+    assert_int_equal(loc_text_array(v, 0, out, sizeof out), 2);
+    assert_string_equal(out, "{}");
+    /* Every size short of the whole literal is refused, never overrun. */
+    for (size_t len = 0; len <= 30; len++)
+        assert_int_equal(loc_text_array(v, 4, out, len), -1);
+    assert_int_equal(loc_text_array(v, 4, out, 31), 30);
+}
+
 static void test_duplicates(void **state)
 {
     char *ids[] = {"0a3e5f3c-0000-4000-8000-000000000001", "0A3E5F3C-0000-4000-8000-000000000001",
@@ -70,9 +85,8 @@ static void test_fence(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_like_pattern),
-        cmocka_unit_test(test_uuid_array),
-        cmocka_unit_test(test_duplicates),
+        cmocka_unit_test(test_like_pattern), cmocka_unit_test(test_uuid_array),
+        cmocka_unit_test(test_text_array),   cmocka_unit_test(test_duplicates),
         cmocka_unit_test(test_fence),
 
     };
