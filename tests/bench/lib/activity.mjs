@@ -1,6 +1,11 @@
 // SearchActivity: seeding and measuring, shared by
 // tests/bench/location_search_bench.mjs and tests/bench/run.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadProtos } from '../../../scripts/lib/cluster.mjs';
 import { pct } from './common.mjs';
+import { h2Latency } from './grpc_h2.mjs';
 
 const CHUNK = 500_000;
 // Five activity rows per package, as a package's life produces.
@@ -11,16 +16,20 @@ export const PER_PACKAGE = 5;
  * database, then VACUUM ANALYZE. Barcodes BC + 10 digits, tracking numbers
  * TN + 12 digits, 50 locations with 200 doors each, an order identifier on
  * two rows in five. log(line) is called after each chunk. Resolves ms.
- * rebuildIndexes: the activity indexes the migrations declare are dropped
- * for the load and rebuilt from their own definitions (pg_indexes)
- * afterwards: the same indexes, built in bulk instead of row by row (the
- * trigram GIN index makes row-by-row loading of 5,000,000 rows take
- * minutes); tests/bench/run uses it to fit its time budget.
+ * The values of the searchable fields go to activity_terms by the
+ * migrations' own trigger, one statement per chunk.
+ * rebuildIndexes: the indexes the migrations declare on activity and
+ * activity_terms (but their primary keys: the trigger's ON CONFLICT needs
+ * that of activity_terms) are dropped for the load and rebuilt from their
+ * own definitions (pg_indexes) afterwards: the same indexes, built in bulk
+ * instead of row by row (the 4-gram GIN index and the five per-field
+ * indexes make row-by-row loading of 5,000,000 rows take minutes);
+ * tests/bench/run uses it to fit its time budget.
  */
 export async function seedActivity(c, tenantId, rows, { log = (l) => process.stdout.write(`${l}\n`), rebuildIndexes = false } = {}) {
   const t0 = Date.now();
   const idx = !rebuildIndexes ? [] : await c.sql('location', `SELECT indexname, indexdef FROM pg_indexes
-    WHERE tablename = 'activity' AND indexname <> 'activity_pkey' ORDER BY indexname`);
+    WHERE tablename IN ('activity', 'activity_terms') AND indexname NOT LIKE '%_pkey' ORDER BY indexname`);
   for (const i of idx) await c.sql('location', `DROP INDEX ${i.indexname}`);
   for (let from = 0; from < rows; from += CHUNK) {
     const to = Math.min(rows, from + CHUNK) - 1;
@@ -50,10 +59,11 @@ export async function seedActivity(c, tenantId, rows, { log = (l) => process.std
     log(`built ${i.indexname} (${Math.round((Date.now() - t0) / 1000)} s)`);
   }
   await c.sql('location', 'VACUUM ANALYZE activity');
+  await c.sql('location', 'VACUUM ANALYZE activity_terms');
   return Date.now() - t0;
 }
 
-// The three query shapes (and the warm-up) over `rows` seeded rows:
+// The three query shapes over `rows` seeded rows:
 // [name, makeQuery(i)].
 export function searchShapes(rows) {
   const packages = Math.floor(rows / PER_PACKAGE);
@@ -61,7 +71,6 @@ export function searchShapes(rows) {
   const barcode = (p) => `BC${String((p * 7919) % 1e10).padStart(10, '0')}`;
   const tracking = (p) => `TN${String((p * 104729) % 1e12).padStart(12, '0')}`;
   return {
-    warmup: ['warm-up', (i) => barcode(pick(i + 7))],
     barcode: ['exact barcode', (i) => barcode(pick(i)).toLowerCase()],
     tracking: ['exact tracking number', (i) => tracking(pick(i))],
     partial: ['partial (6 chars)', (i) => barcode(pick(i)).slice(4, 10)],
@@ -69,39 +78,39 @@ export function searchShapes(rows) {
 }
 
 /**
- * `requests` SearchActivity calls (page_size 50) at `concurrency` callers;
- * prints one line (as location_search_bench.mjs always did) unless
- * quiet. Resolves { p50, p99, max, rps, empty }.
+ * SearchActivity (page_size 50) at `concurrency` callers, by h2load
+ * (grpc_h2.mjs: h2Latency): `queries` different queries of the shape, each
+ * for `duration` s after a warm-up, latencies pooled. Prints one line
+ * unless quiet. Resolves { p50, p99, max, rps, empty, problems, line }.
  */
-export async function measureSearch(c, token, name, makeQuery, { requests = 2000, concurrency = 8, quiet = false } = {}) {
+export async function measureSearch(c, token, name, makeQuery, { queries = 10, concurrency = 8, duration = 1, quiet = false, dir } = {}) {
   const client = c.client('location');
+  const method = loadProtos().ctor.location.service.SearchActivity;
+  const work = dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'kn-search-'));
   const lat = [];
-  let next = 0;
+  const problems = [];
   let empty = 0;
-  const worker = async () => {
-    while (next < requests) {
-      const i = next++;
-      const t0 = process.hrtime.bigint();
-      const r = await c.call(client, 'SearchActivity', { query: makeQuery(i), page_size: 50 }, token);
-      lat.push(Number(process.hrtime.bigint() - t0) / 1e6);
-      if (r.activities.length === 0) empty++;
-    }
-  };
-  const t0 = Date.now();
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  const secs = (Date.now() - t0) / 1000;
+  let rps = 0;
+  for (let i = 0; i < queries; i++) {
+    const request = { query: makeQuery(i), page_size: 50 };
+    if ((await c.call(client, 'SearchActivity', request, token)).activities.length === 0) empty++;
+    const r = await h2Latency({ dir: work, name: `search${i}`, addr: c.addr('location', 0), method, request, token },
+      { clients: concurrency, duration });
+    lat.push(...r.lat);
+    problems.push(...r.problems);
+    rps += r.rps / queries;
+  }
   lat.sort((a, b) => a - b);
-  const rps = Math.round(requests / secs);
+  rps = Math.round(rps);
   const line = `${name.padEnd(22)} p50 ${pct(lat, 50).toFixed(2)} ms  p99 ${pct(lat, 99).toFixed(2)} ms  `
-    + `max ${lat[lat.length - 1].toFixed(2)} ms  ${rps} req/s  (${empty} empty)`;
+    + `max ${lat[lat.length - 1].toFixed(2)} ms  ${rps} req/s  (${empty} of ${queries} queries found nothing)`;
   if (!quiet) console.log(line);
-  return { p50: pct(lat, 50), p99: pct(lat, 99), max: lat[lat.length - 1], rps, empty, line };
+  return { p50: pct(lat, 50), p99: pct(lat, 99), max: lat[lat.length - 1], rps, empty, problems, line };
 }
 
-/** Warm-up then the three shapes; resolves { barcode, tracking, partial }. */
+/** The three shapes; resolves { barcode, tracking, partial }. */
 export async function measureSearchShapes(c, token, rows, opts = {}) {
   const s = searchShapes(rows);
-  await measureSearch(c, token, ...s.warmup, opts);
   return {
     barcode: await measureSearch(c, token, ...s.barcode, opts),
     tracking: await measureSearch(c, token, ...s.tracking, opts),

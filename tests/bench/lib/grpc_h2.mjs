@@ -151,3 +151,40 @@ export async function grpcPair(dir, spec, opts) {
   }
   return { name: spec.name, bytes: spec.respFrame.length, system, reference, ratio: system.rps / reference.rps, valid: problems.length === 0, problems };
 }
+
+/**
+ * Client-side latency of one unary request at `clients` concurrent callers,
+ * measured by h2load (one stream per connection, so `clients` calls are in
+ * flight at any time): a C load generator that costs the 2 cores little,
+ * where a Node gRPC client spent as much CPU per call as the service. The
+ * expected answer is fetched once (a gRPC error rejects); an untimed check
+ * run must get exactly that answer size every time; the timed run lasts
+ * `duration` s after `warmup` s (connection setup is in the warm-up, and
+ * h2load logs only the timed calls). spec: { dir, name, addr, method
+ * (client ctor's service entry: path + requestSerialize), request (object),
+ * token, headers }. Resolves { lat (ms, sorted), rps, problems, cmd, bytes }.
+ */
+export async function h2Latency(spec, { clients = 8, duration = 1, warmup = 1 } = {}) {
+  const reqMsg = spec.method.requestSerialize(spec.request);
+  const resp = await rawUnary(spec.addr, spec.method.path, reqMsg, spec.token);
+  const reqFile = path.join(spec.dir, `${spec.name}.req`);
+  const logFile = path.join(spec.dir, `${spec.name}.log`);
+  fs.writeFileSync(reqFile, frame(reqMsg));
+  fs.rmSync(logFile, { force: true });
+  const headers = { ...(spec.token ? { authorization: `Bearer ${spec.token}` } : {}), ...(spec.headers ?? {}) };
+  const bytes = resp.length + 5;
+  const problems = [];
+  const CHECK = 32;
+  const check = await h2load(spec.addr, spec.method.path, reqFile, { clients, streams: 1, threads: 1, requests: CHECK, headers });
+  if (check.ok !== CHECK || check.dataBytes !== CHECK * bytes) {
+    problems.push(`${spec.name}: check run: ${check.ok}/${CHECK} succeeded, ${check.dataBytes} DATA bytes (expected ${CHECK * bytes})`);
+  }
+  const r = await h2load(spec.addr, spec.method.path, reqFile, { clients, streams: 1, threads: 1, duration, warmup, headers, logFile });
+  // The DATA count includes the warm-up's answers: a whole number of them.
+  if (!(r.ok > 0) || r.failed > 0 || r.errored > 0 || r.dataBytes % bytes !== 0 || r.dataBytes < r.ok * bytes) {
+    problems.push(`${spec.name}: ${r.ok} succeeded, ${r.failed} failed, ${r.errored} errored, ${r.dataBytes} DATA bytes (answers of ${bytes})`);
+  }
+  const lat = fs.readFileSync(logFile, 'utf8').split('\n').filter(Boolean).map((l) => Number(l.split('\t')[2]) / 1000);
+  lat.sort((a, b) => a - b);
+  return { lat, rps: r.rps, problems, cmd: r.cmd, bytes };
+}

@@ -2,8 +2,13 @@
 // and tests/bench/run. Bulk SQL seeding (order_helpers.seedOrders): `big`
 // orders in one tenant (50 locations, 100 users, 365 days) plus 10 tenants
 // of `small`; then every filter combination at `concurrency` callers.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadProtos } from '../../../scripts/lib/cluster.mjs';
 import { seedOrders } from '../../integration/order_helpers.mjs';
 import { pct } from './common.mjs';
+import { h2Latency } from './grpc_h2.mjs';
 
 /** Seeds and resolves ctx { tenant, locations, users, ms } for the cases. */
 export async function seedOrderList(c, { big = 1_000_000, small = 100_000, tenants = 10 } = {}) {
@@ -63,41 +68,35 @@ export function orderListCases(c, { tenant, locations, users }) {
 }
 
 /**
- * Measures every case: `calls` ListOrders per case (page_size default 50)
- * at `concurrency` callers after 20 warm-up calls. Server-side durations
- * come from order-svc's request log (needs KN_LOG_LEVEL info; '-' when
- * absent). Resolves { rows, worst, worstServer } (rows' figures are strings
- * with one/two decimals, as printed).
+ * Measures every case: ListOrders (page_size default 50) at `concurrency`
+ * callers for `duration` s after a `warmup` s, by h2load (grpc_h2.mjs:
+ * h2Latency). Server-side durations come from order-svc's request log
+ * (needs KN_LOG_LEVEL info; '-' when absent). Resolves { rows, worst,
+ * worstServer, problems, cmd } (rows' figures are strings with one/two
+ * decimals, as printed).
  */
-export async function measureOrderList(c, ctx, { calls = 400, concurrency = 8 } = {}) {
+export async function measureOrderList(c, ctx, { concurrency = 8, duration = 1, warmup = 1, dir } = {}) {
   const client = c.client('order');
+  const method = loadProtos().ctor.order.service.ListOrders;
+  const work = dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'kn-list-'));
   const rows = [];
+  const problems = [];
   let worst = 0;
+  let cmd = '';
   for (const [ci, [name, f0, tok]] of orderListCases(c, ctx).entries()) {
     const { _pages = 1, ...f } = f0;
     // Page tokens for deeper pages are fetched once, outside the timing.
     let page_token = '';
     for (let i = 1; i < _pages; i++) page_token = (await c.call(client, 'ListOrders', { ...f, page_token }, tok)).next_page_token;
-    const req = { ...f, page_token };
-    for (let i = 0; i < 20; i++) await c.call(client, 'ListOrders', req, tok); // warm
-    const lat = [];
-    let n = 0;
-    let count = 0;
-    const t0 = Date.now();
-    await Promise.all(Array.from({ length: concurrency }, async () => {
-      while (n < calls) {
-        n++;
-        const s = process.hrtime.bigint();
-        const res = await c.call(client, 'ListOrders', req, tok, { metadata: { 'x-request-id': `bench${ci}-${n}` } });
-        lat.push(Number(process.hrtime.bigint() - s) / 1e6);
-        count = res.orders.length;
-      }
-    }));
-    const secs = (Date.now() - t0) / 1000;
-    lat.sort((a, b) => a - b);
-    const p99 = pct(lat, 99);
+    const request = { ...f, page_token };
+    const count = (await c.call(client, 'ListOrders', request, tok)).orders.length;
+    const r = await h2Latency({ dir: work, name: `list${ci}`, addr: c.addr('order', 0), method, request, token: tok,
+      headers: { 'x-request-id': `bench${ci}-h2` } }, { clients: concurrency, duration, warmup });
+    problems.push(...r.problems);
+    cmd = r.cmd;
+    const p99 = pct(r.lat, 99);
     worst = Math.max(worst, p99);
-    rows.push({ ci, name, rows: count, p50: pct(lat, 50).toFixed(1), p99: p99.toFixed(1), rps: (lat.length / secs).toFixed(0) });
+    rows.push({ ci, name, rows: count, p50: pct(r.lat, 50).toFixed(1), p99: p99.toFixed(1), rps: r.rps.toFixed(0) });
   }
   // Server-side durations (the service's request log) per case.
   const server = {};
@@ -113,12 +112,12 @@ export async function measureOrderList(c, ctx, { calls = 400, concurrency = 8 } 
     r.sp99 = d.length ? pct(d, 99).toFixed(2) : '-';
     if (d.length) worstServer = Math.max(worstServer, pct(d, 99));
   }
-  return { rows, worst, worstServer };
+  return { rows, worst, worstServer, problems, cmd };
 }
 
 // The table order_list_bench.mjs prints.
-export function orderListTable({ rows, worst, worstServer }, { calls, concurrency }) {
+export function orderListTable({ rows, worst, worstServer }, { duration, concurrency }) {
   return ['| case | rows | client p50 ms | client p99 ms | server p50 ms | server p99 ms | calls/s |\n|---|---|---|---|---|---|---|',
     ...rows.map((r) => `| ${r.name} | ${r.rows} | ${r.p50} | ${r.p99} | ${r.sp50} | ${r.sp99} | ${r.rps} |`),
-    `worst p99: client ${worst.toFixed(1)} ms, server ${worstServer.toFixed(2)} ms (${concurrency} concurrent callers, ${calls} calls per case, page_size 50)`].join('\n');
+    `worst p99: client ${worst.toFixed(1)} ms, server ${worstServer.toFixed(2)} ms (${concurrency} concurrent callers, ${duration} s per case, page_size 50)`].join('\n');
 }

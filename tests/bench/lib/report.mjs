@@ -41,7 +41,7 @@ export function latencyRows(R) {
   const s = R.search;
   if (s?.barcode) {
     for (const [k, label] of [['barcode', 'exact barcode'], ['tracking', 'exact tracking number'], ['partial', 'free text (6 chars)']]) {
-      rows.push({ group: 'SearchActivity', name: label, p50: s[k].p50, p99: s[k].p99, extra: `${s[k].rps} req/s, ${s[k].empty} empty` });
+      rows.push({ group: 'SearchActivity', name: label, p50: s[k].p50, p99: s[k].p99, extra: `${s[k].rps} req/s, ${s[k].empty} queries found nothing` });
     }
   }
   const a = R.assign;
@@ -67,11 +67,13 @@ export function markdown(R) {
   lines.push('');
   for (const g of goals) if (g.note) lines.push(`- ${g.what}: ${g.note}`);
   const probs = [...(R.grpc?.pairs ?? []).flatMap((p) => p.problems.map((x) => `gRPC ${p.name}: ${x}`)),
-    ...(R.gateway?.problems ?? []).map((x) => `gateway: ${x}`), ...(R.writes?.problems ?? []).map((x) => `writes: ${x}`)];
+    ...(R.gateway?.problems ?? []).map((x) => `gateway: ${x}`), ...(R.writes?.problems ?? []).map((x) => `writes: ${x}`),
+    ...(R.orderList?.problems ?? []).map((x) => `ListOrders: ${x}`),
+    ...['barcode', 'tracking', 'partial'].flatMap((k) => (R.search?.[k]?.problems ?? []).map((x) => `SearchActivity: ${x}`))];
   if (probs.length) lines.push('', 'Problems (a pair with a problem is marked invalid):', ...probs.map((p) => `- ${p}`));
   lines.push('', '| latency | case | p50 ms | p99 ms | |', '|---|---|---|---|---|');
   for (const r of lat) lines.push(`| ${r.group} | ${r.name} | ${f(r.p50, 2)} | ${f(r.p99, 2)} | ${r.extra} |`);
-  lines.push('', 'Client-side latencies (the Node load generator shares the 2 cores).', '');
+  lines.push('', 'Client-side latencies: ListOrders and SearchActivity by h2load (8 connections, one call in flight on each), AssignOrder and SelfAssignOrder by the Node client; every load generator shares the 2 cores.', '');
   lines.push('| part | seconds | load average at its start |', '|---|---|---|');
   for (const p of R.parts) lines.push(`| ${p.name} | ${f(p.s, 0)} | ${p.load}${p.skipped ? ` (skipped: ${p.skipped})` : ''}${p.error ? ` (FAILED: ${p.error.split('\n')[0]})` : ''} |`);
   if (R.error) lines.push('', `**The run stopped early:** ${R.error.split('\n')[0]}`);

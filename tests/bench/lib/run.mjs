@@ -40,11 +40,15 @@ const O = {
   h2Streams: num('h2-streams', 16, 16),
   connections: num('connections', 64, 64), // gateway pair (wrk, the fixed-rate run)
   writeConnections: num('write-connections', 8, 8), // writes pair: wrk connections = pgbench clients
-  calls: num('calls', 400, 60), // ListOrders calls per case
-  searchRequests: num('search-requests', 2000, 200), // per SearchActivity shape
+  latency: num('latency-duration', 1, 1), // seconds per ListOrders case and per SearchActivity query (h2load, after 1 s of warm-up)
+  searchQueries: num('search-queries', 10, 3), // different queries per SearchActivity shape
   assignOrders: num('assign-orders', 120, 30), // AssignOrder latency part
   budget: num('budget', 840, 300), // seconds for the whole run, seeding included
-  workers: arg('workers', '8'), // KN_WORKERS of every service
+  workers: arg('workers', '8'), // KN_WORKERS of every service but those below
+  // location-svc's calls are all CPU work of its PostgreSQL (no commit to
+  // wait for in the measured parts): one worker per core; more threads
+  // only add context switches (docs/performance.md, "Activity search").
+  locationWorkers: arg('location-workers', String(os.cpus().length)),
 };
 const PARTS = (arg('parts', 'grpc,gateway,writes,latency')).split(',');
 const DATA = {
@@ -143,7 +147,7 @@ try {
       // tests' throw-away settings: writes pay for their commits.
       durable: true,
       env: { KN_WORKERS: O.workers, KN_LOG_LEVEL: 'warn' },
-      serviceEnv: { gateway: { KN_GATEWAY_RATE_LIMIT_RPS: '0' } },
+      serviceEnv: { gateway: { KN_GATEWAY_RATE_LIMIT_RPS: '0' }, location: { KN_WORKERS: O.locationWorkers } },
     });
   });
   if (!cluster) throw new Error('the cluster did not start');
@@ -229,13 +233,14 @@ try {
   });
 
   // 4. Latency figures of the service issues.
-  await part('latency: ListOrders', 29 * (O.calls / 150 + 1) + 5, async () => {
-    R.orderList = await measureOrderList(c, ctx.orders, { calls: O.calls, concurrency: 8 });
+  await part('latency: ListOrders', 29 * (O.latency + 2) + 5, async () => {
+    R.orderList = await measureOrderList(c, ctx.orders, { duration: O.latency, concurrency: 8, dir: work });
+    R.commands.push(R.orderList.cmd);
     log(`  ListOrders: worst client p99 ${R.orderList.worst.toFixed(1)} ms over ${R.orderList.rows.length} cases`);
   });
-  await part('latency: SearchActivity', 4 * (O.searchRequests / 150) + 5, async () => {
+  await part('latency: SearchActivity', 3 * O.searchQueries * (O.latency + 2) + 5, async () => {
     const token = c.token({ tenant: ctx.actTenant, sub: c.uuid(), role: 'hq' });
-    R.search = await measureSearchShapes(c, token, DATA.activity, { requests: O.searchRequests, concurrency: 8 });
+    R.search = await measureSearchShapes(c, token, DATA.activity, { queries: O.searchQueries, duration: O.latency, concurrency: 8, dir: work });
   });
   await part('latency: assign', O.assignOrders * 0.15 + 20, async () => {
     R.assign = await measureAssign(c, { orders: O.assignOrders, throughput: false });
