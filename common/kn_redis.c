@@ -330,3 +330,27 @@ int kn_cache_del(kn_redis *r, const char *key)
     freeReplyObject(rep);
     return 0;
 }
+
+/* One DEL per call, not per key: invalidating a handful of doors after one
+ * change was a Redis round trip per door. Chunks bound the argv on the
+ * stack. */
+int kn_cache_del_n(kn_redis *r, const char *const *keys, size_t n)
+{
+    enum { CHUNK = 32 };
+    const char *argv[CHUNK + 1];
+    size_t argvlen[CHUNK + 1];
+    for (size_t i = 0; i < n;) {
+        int argc = 1;
+        argv[0] = "DEL";
+        argvlen[0] = 3;
+        for (; i < n && argc <= CHUNK; i++, argc++) {
+            argv[argc] = keys[i];
+            argvlen[argc] = strlen(keys[i]);
+        }
+        redisReply *rep = kn_redis_commandargv(r, argc, argv, argvlen);
+        if (!rep)
+            return -1;
+        freeReplyObject(rep);
+    }
+    return 0;
+}

@@ -43,5 +43,7 @@ int kn_cache_get(kn_redis *r, const char *key, kn_arena *a, char **val, size_t *
 /* set with a TTL in seconds; 0 ok, -1 Redis down. */
 int kn_cache_set(kn_redis *r, const char *key, const void *val, size_t len, int ttl_s);
 int kn_cache_del(kn_redis *r, const char *key);
+/* Deletes n keys in one round trip; 0 ok (or n == 0), -1 Redis down. */
+int kn_cache_del_n(kn_redis *r, const char *const *keys, size_t n);
 
 #endif

@@ -88,11 +88,19 @@ void loc_cache_put(kn_call *call, const char *key, const ProtobufCMessage *msg)
     kn_cache_set(worker(call)->redis, key, buf, len, (int)worker(call)->cfg->cache_ttl_s);
 }
 
+/* A delete that did not reach a configured Redis may leave a stale entry
+ * there: the cache is not read until every entry written before has
+ * expired. */
+static void cache_del_done(kn_worker *w, int rc)
+{
+    if (rc != 0 && w->cfg->redis_url && w->cfg->redis_url[0])
+        atomic_store(&cache_distrust_until_ms, now_ms() + (w->cfg->cache_ttl_s + 1) * 1000);
+}
+
 void loc_cache_del(kn_call *call, const char *key)
 {
     kn_worker *w = worker(call);
-    if (kn_cache_del(w->redis, key) != 0 && w->cfg->redis_url && w->cfg->redis_url[0])
-        atomic_store(&cache_distrust_until_ms, now_ms() + (w->cfg->cache_ttl_s + 1) * 1000);
+    cache_del_done(w, kn_cache_del(w->redis, key));
 }
 
 const char *loc_key_location(kn_call *call, const char *location_id)
@@ -109,9 +117,13 @@ const char *loc_key_door(kn_call *call, const char *door_id)
 
 void loc_cache_del_doors(kn_call *call, char **door_ids, size_t n)
 {
+    kn_worker *w = worker(call);
+    const char **keys = kn_arena_alloc(kn_call_arena(call), sizeof(char *) * (n > 0 ? n : 1));
+    size_t k = 0;
     for (size_t i = 0; i < n; i++)
         if (door_ids[i] && door_ids[i][0])
-            loc_cache_del(call, loc_key_door(call, door_ids[i]));
+            keys[k++] = loc_key_door(call, door_ids[i]);
+    cache_del_done(w, kn_cache_del_n(w->redis, keys, k));
 }
 
 kn_code loc_lookup_location(kn_call *call, const char *field, const char *id,

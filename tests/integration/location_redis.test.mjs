@@ -54,6 +54,17 @@ test('door contents come from the cache and every write invalidates', async () =
   // And per door: the right door at the wrong location is NOT_FOUND.
   const l2 = await t.location();
   await assert.rejects(t.call('ListDoorContents', { location_id: l2.id, door_id: d.id }), (e) => e.code === 5);
+  // One change over packages in several doors invalidates every one of them.
+  const doors = [await t.door(l.id), await t.door(l.id), await t.door(l.id)];
+  const pkgs = [];
+  for (const dd of doors) {
+    const p = await t.pkg(l.id);
+    await t.call('DeliverPackage', { id: p.id, door_id: dd.id });
+    pkgs.push(p);
+    assert.equal((await contents(l, dd)).packages[0].assignee_user_id, '');
+  }
+  await t.icall('SetPackageAssignee', { package_ids: pkgs.map((p) => p.id), assignee_user_id: t.techB, fencing_token: 2 }, t.hq, 'assign-svc');
+  for (const dd of doors) assert.equal((await contents(l, dd)).packages[0].assignee_user_id, t.techB);
 });
 
 test('Redis down: every RPC answers correctly, nothing stale afterwards', async () => {
