@@ -120,8 +120,9 @@ function pgUser() {
 }
 
 class Postgres {
-  constructor({ dir, logPath, port, testMode }) {
+  constructor({ dir, logPath, port, testMode, settings = {} }) {
     this.bin = pgBinDir();
+    this.settings = settings;
     this.dataDir = path.join(dir, 'pgdata');
     this.sockDir = path.join(dir, 'pgsock');
     this.logPath = logPath;
@@ -167,6 +168,10 @@ class Postgres {
     let opts = `-p ${this.port} -k ${this.sockDir} -c listen_addresses=127.0.0.1 -c max_connections=300`;
     // Durability is worthless for a throw-away test cluster and costs seconds.
     if (this.testMode) opts += ' -c fsync=off -c synchronous_commit=off -c full_page_writes=off';
+    for (const [k, v] of Object.entries(this.settings)) {
+      if (!/^[a-z_.]+$/.test(k) || !/^[\w.]+$/.test(String(v))) throw new Error(`pgSettings: ${k}=${v}`);
+      opts += ` -c ${k}=${v}`;
+    }
     const [cmd, args] = asPg(path.join(this.bin, 'pg_ctl'),
       ['-D', this.dataDir, '-l', this.logPath, '-w', '-t', '60', '-o', opts, 'start']);
     try {
@@ -410,6 +415,8 @@ function installExitHook() {
  *              synchronous_commit); test clusters turn both off unless
  *              this (or KN_PG_DURABLE=1 in the environment) is set, so
  *              benchmarks of writes set it
+ *   pgSettings { shared_buffers: '4GB', ... } server settings (-c) for
+ *              PostgreSQL started here
  * Persistent mode (scripts/cluster): dataDir, ports, detached: true, secrets
  * { jwt, internal }. Data is reused when it exists; processes left running by
  * an earlier `up` (pid files in dataDir/run) are adopted, not restarted.
@@ -524,6 +531,7 @@ class Cluster {
       logPath: path.join(this.logDir, 'postgres.log'),
       port: this.ports.postgres,
       testMode: !this.durable,
+      settings: this.opts.pgSettings,
     });
     const fresh = await this.pg.init();
     if (fresh) this.log(`initialised PostgreSQL in ${this.pg.dataDir}`);

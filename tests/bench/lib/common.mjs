@@ -68,3 +68,33 @@ export function toMs(v) {
   const x = Number(m[1]);
   return { us: x / 1000, ms: x, s: x * 1000, m: x * 60000 }[m[2]];
 }
+
+// Busy share of all CPUs over the next `ms` (from /proc/stat).
+async function busyOver(ms) {
+  const read = () => {
+    const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    const idle = f[3] + (f[4] ?? 0); // idle + iowait
+    return { idle, total: f.reduce((s, x) => s + x, 0) };
+  };
+  const a = read();
+  await sleep(ms);
+  const b = read();
+  return b.total > a.total ? 1 - (b.idle - a.idle) / (b.total - a.total) : 0;
+}
+
+/**
+ * Waits until the machine is quiet (under `maxBusy` of all CPUs busy for
+ * two seconds in a row, e.g. after a checkpoint or autovacuum an earlier
+ * part set off), at most `limitS` seconds. Resolves { s, busy } (busy: the
+ * last second's share).
+ */
+export async function settle({ maxBusy = 0.15, limitS = 45 } = {}) {
+  const t0 = Date.now();
+  let quiet = 0;
+  let busy = 1;
+  while (quiet < 2 && Date.now() - t0 < limitS * 1000) {
+    busy = await busyOver(1000);
+    quiet = busy < maxBusy ? quiet + 1 : 0;
+  }
+  return { s: (Date.now() - t0) / 1000, busy };
+}

@@ -58,7 +58,7 @@ export function markdown(R) {
   const lines = [];
   lines.push(`# Konnect benchmark (${R.when})`, '');
   lines.push(`Command: \`${R.command}\``);
-  lines.push('', 'PostgreSQL with its production durability (fsync and synchronous_commit on), as every service and the pgbench reference use it.', '');
+  lines.push('', `PostgreSQL with its production durability (fsync and synchronous_commit on) and shared_buffers = ${R.pgSharedBuffers ?? '128MB (initdb default)'}, as every service and the pgbench reference use it.`, '');
   lines.push(`Machine: ${R.machine.cpus} CPUs (${R.machine.model}), ${R.machine.memGiB} GiB; load average at the start ${R.machine.loadStart}, at the end ${R.machine.loadEnd} (the run's own processes included; each part's start is in the last table)${R.machine.loaded ? ' — **loaded** at the start: other jobs shared the cores, the figures bound the cost from above' : ''}.`);
   lines.push(`Build: ${R.buildDir}. Data: ${R.data.big} + ${R.data.tenants} × ${R.data.small} orders, ${R.data.activity} activity rows (seeded in ${f(R.data.seedS, 0)} s).${R.quick ? ' **--quick run: 2 % of the data, short runs; not a measurement of the goals.**' : ''}`);
   lines.push('');
@@ -74,8 +74,8 @@ export function markdown(R) {
   lines.push('', '| latency | case | p50 ms | p99 ms | |', '|---|---|---|---|---|');
   for (const r of lat) lines.push(`| ${r.group} | ${r.name} | ${f(r.p50, 2)} | ${f(r.p99, 2)} | ${r.extra} |`);
   lines.push('', 'Client-side latencies: ListOrders and SearchActivity by h2load (8 connections, one call in flight on each), AssignOrder and SelfAssignOrder by the Node client; every load generator shares the 2 cores.', '');
-  lines.push('| part | seconds | load average at its start |', '|---|---|---|');
-  for (const p of R.parts) lines.push(`| ${p.name} | ${f(p.s, 0)} | ${p.load}${p.skipped ? ` (skipped: ${p.skipped})` : ''}${p.error ? ` (FAILED: ${p.error.split('\n')[0]})` : ''} |`);
+  lines.push('| part | seconds | waited for a quiet machine (s, CPU busy in the last second) | load average at its start |', '|---|---|---|---|');
+  for (const p of R.parts) lines.push(`| ${p.name} | ${f(p.s, 0)} | ${p.settle ? `${p.settle.s}, ${p.settle.busy} %` : '–'} | ${p.load}${p.skipped ? ` (skipped: ${p.skipped})` : ''}${p.error ? ` (FAILED: ${p.error.split('\n')[0]})` : ''} |`);
   if (R.error) lines.push('', `**The run stopped early:** ${R.error.split('\n')[0]}`);
   lines.push('', 'Commands:', '');
   for (const c of R.commands) lines.push(`- \`${c}\``);

@@ -16,7 +16,7 @@ import path from 'node:path';
 import { startCluster, SOURCE_DIR, BUILD_DIR } from '../../../scripts/lib/cluster.mjs';
 import { measureSearchShapes, seedActivity } from './activity.mjs';
 import { measureAssign } from './assign.mjs';
-import { arg, loadavg } from './common.mjs';
+import { arg, loadavg, settle } from './common.mjs';
 import { gatewayMedians, gatewayRound, gatewaySetup, wrk } from './gateway.mjs';
 import { frame, grpcPair, pbString1, rawUnary, startNghttpd } from './grpc_h2.mjs';
 import { measureOrderList, seedOrderList } from './order_list.mjs';
@@ -72,6 +72,7 @@ const R = {
     loadStart: loadavg(), loadEnd: null, loaded: false,
   },
   parts: [], commands: [],
+  pgSharedBuffers: arg('pg-shared-buffers', `${Math.min(4096, Math.floor(os.totalmem() / 4 / 2 ** 20))}MB`),
 };
 
 let cluster = null;
@@ -122,9 +123,17 @@ async function part(name, estimateS, fn) {
     log(`${name}: skipped (${entry.skipped})`);
     return;
   }
+  if (!name.startsWith('setup')) {
+    // A quiet machine first: what an earlier part set off (a checkpoint,
+    // autovacuum, the kernel's writeback) must not run inside this one.
+    const q = await settle({ limitS: Math.max(2, Math.min(30, left() - estimateS)) });
+    entry.settle = { s: Number(q.s.toFixed(1)), busy: Number((q.busy * 100).toFixed(0)) };
+    entry.load = loadavg();
+    if (q.busy >= 0.15) log(`${name}: the machine stayed busy (${entry.settle.busy} % of the CPUs) for ${entry.settle.s} s; measuring anyway`);
+  }
   const t = Date.now();
   entry.startedAt = t;
-  log(`${name}: start (estimate ${estimateS.toFixed(0)} s, load average ${entry.load})`);
+  log(`${name}: start (estimate ${estimateS.toFixed(0)} s, load average ${entry.load}${entry.settle ? `, quiet after ${entry.settle.s} s` : ''})`);
   try {
     await fn();
   } catch (e) {
@@ -146,6 +155,11 @@ try {
       // PostgreSQL as in production (fsync, synchronous_commit), not the
       // tests' throw-away settings: writes pay for their commits.
       durable: true,
+      // and its memory: initdb's 128 MB of shared_buffers hold a tenth of
+      // the seeded orders' table and indexes, so every part would read
+      // through the kernel's page cache. A quarter of RAM, at most 4 GB,
+      // is the usual production starting point (pgbench shares it).
+      pgSettings: { shared_buffers: R.pgSharedBuffers },
       env: { KN_WORKERS: O.workers, KN_LOG_LEVEL: 'warn' },
       serviceEnv: { gateway: { KN_GATEWAY_RATE_LIMIT_RPS: '0' }, location: { KN_WORKERS: O.locationWorkers } },
     });
