@@ -44,7 +44,10 @@ const O = {
   searchQueries: num('search-queries', 10, 3), // different queries per SearchActivity shape
   assignOrders: num('assign-orders', 120, 30), // AssignOrder latency part
   budget: num('budget', 840, 300), // seconds for the whole run, seeding included
-  workers: arg('workers', '8'), // KN_WORKERS of every service but those below
+  // KN_WORKERS of order-svc and assign-svc. With PostgreSQL on the same 2
+  // cores, 8 workers slice CPU-bound calls among 16 runnable threads and 2
+  // leave commits' fsync waits idle; 4 serve both (docs/performance.md).
+  workers: arg('workers', '4'),
   // location-svc's calls are all CPU work of its PostgreSQL (no commit to
   // wait for in the measured parts): one worker per core; more threads
   // only add context switches (docs/performance.md, "Activity search").
@@ -85,6 +88,8 @@ async function cleanup() {
   if (cluster) {
     const c = cluster;
     cluster = null;
+    // PostgreSQL's log (checkpoints, autovacuum) tells what ran during a part.
+    try { fs.copyFileSync(path.join(c.logDir, 'postgres.log'), path.join(OUT, 'postgres.log')); } catch { /* no log */ }
     try { await c.stop(); } catch (e) { console.error(`cluster stop: ${e.message}`); }
   }
   fs.rmSync(work, { recursive: true, force: true });
@@ -159,7 +164,7 @@ try {
       // the seeded orders' table and indexes, so every part would read
       // through the kernel's page cache. A quarter of RAM, at most 4 GB,
       // is the usual production starting point (pgbench shares it).
-      pgSettings: { shared_buffers: R.pgSharedBuffers },
+      pgSettings: { shared_buffers: R.pgSharedBuffers, log_checkpoints: 'on', log_autovacuum_min_duration: '0' },
       env: { KN_WORKERS: O.workers, KN_LOG_LEVEL: 'warn' },
       serviceEnv: { gateway: { KN_GATEWAY_RATE_LIMIT_RPS: '0' }, location: { KN_WORKERS: O.locationWorkers } },
     });
