@@ -1,6 +1,5 @@
 #include "location_store.h"
 
-#include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1298,9 +1297,9 @@ static const kn_pg_stmt activity_walk_stmt = {
  * characters ($4; NULL when it has fewer than four) and checked whole
  * (strpos). The query's 4-grams are computed inline, not by
  * activity_grams(): a SQL function that is not inlined is parsed and
- * planned again at every call. Tiers before $5 are not wanted; tiers 1 and 2 stop at $6 rows,
- * one more than ACT_TERMS_MAX, to tell when to walk instead. $2 the query,
- * $3 the prefix pattern. */
+ * planned again at every call. Tiers before $5 are not wanted; tiers 1
+ * and 2 stop at $6 rows, one more than ACT_TERMS_MAX, to tell when to walk
+ * instead. $2 the query, $3 the prefix pattern. */
 static const kn_pg_stmt activity_terms_stmt = {
     "loc_activity_terms",
     "SELECT 0, t.term, t.field FROM activity_terms t"
