@@ -462,6 +462,13 @@ describe('HQ web page', () => {
       await row(up, 'user-row', 'user-id', tech.id).locator('input[type=radio]').check();
       await up.locator('[data-testid=user-picker-submit]').click();
       await waitText(r.locator('[data-testid=pending-assignment]'), tech.displayName);
+      // The table is redrawn when fresh contents arrive (choosing the tab
+      // again fetches them): the chosen user still waits beside the package.
+      const fresh = page.waitForResponse((res) => res.url().includes(`/doors/${door.id}/contents`));
+      await page.click('[data-testid=tab-profile]');
+      await page.click('[data-testid=tab-contents]');
+      await fresh;
+      await waitText(r.locator('[data-testid=pending-assignment]'), tech.displayName);
       await shot(page, 'locations-pending-send');
       await r.locator('[data-testid=send-assignment]').click();
       await waitText(row(page, 'content-row', 'package-id', pkg.id).locator('[data-testid=package-user]'), tech.displayName);

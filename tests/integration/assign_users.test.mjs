@@ -210,20 +210,29 @@ test('UpdateUser: rename, employee number, deactivate, password; not yourself', 
 test('Authenticate: one answer for every wrong part, similar time, lockout after failures', async () => {
   await c.call(a, 'CreateUser', { display_name: 'Lars', email: 'lars@acme.example', role: 'USER_ROLE_TECHNICIAN', password: 'lars-password-1' }, hq);
   await c.call(a, 'CreateUser', { display_name: 'Nopw', email: 'nopw@acme.example', role: 'USER_ROLE_TECHNICIAN' }, hq);
+  await c.call(a, 'CreateUser', { display_name: 'Timo', email: 'timo@acme.example', role: 'USER_ROLE_TECHNICIAN', password: 'timo-password-1' }, hq);
   const ok = await c.call(a, 'Authenticate', { tenant_code: 'ACME', email: 'LARS@acme.example', password: 'lars-password-1' });
   assert.equal(ok.user.email, 'lars@acme.example');
   assert.equal(ok.user.role, 'USER_ROLE_TECHNICIAN');
   const wrong = [
-    { tenant_code: 'acme', email: 'lars@acme.example', password: 'lars-password-X' },
+    { tenant_code: 'acme', email: 'timo@acme.example', password: 'timo-password-X' },
     { tenant_code: 'acme', email: 'nobody@acme.example', password: 'lars-password-1' },
     { tenant_code: 'nope', email: 'lars@acme.example', password: 'lars-password-1' },
     { tenant_code: 'acme', email: 'nopw@acme.example', password: 'anything-at-all' },
   ];
+  // Each case's fastest of three tries: a single try can land behind
+  // other work on a busy machine (one of four once took 4x the others);
+  // the fastest is the verification's own cost. Three failures stay under
+  // the lockout's five.
   const times = [];
   for (const req of wrong) {
-    const t0 = process.hrtime.bigint();
-    await rejects(c.call(a, 'Authenticate', req), S.UNAUTHENTICATED, /^invalid credentials$/);
-    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    let best = Infinity;
+    for (let i = 0; i < 3; i++) {
+      const t0 = process.hrtime.bigint();
+      await rejects(c.call(a, 'Authenticate', req), S.UNAUTHENTICATED, /^invalid credentials$/);
+      best = Math.min(best, Number(process.hrtime.bigint() - t0) / 1e6);
+    }
+    times.push(best);
   }
   // Unknown accounts pay for an Argon2id verification too (a dummy hash).
   const max = Math.max(...times);
@@ -231,7 +240,7 @@ test('Authenticate: one answer for every wrong part, similar time, lockout after
   await rejects(c.call(a, 'Authenticate', { tenant_code: '', email: 'x', password: 'y' }), S.INVALID_ARGUMENT, /tenant_code/);
   // Five failures (KN_ASSIGN_LOGIN_MAX_FAILURES here) lock the account name,
   // even for the right password; other accounts are not affected.
-  for (let i = 0; i < 4; i++) {
+  for (let i = 0; i < 5; i++) {
     await rejects(c.call(a, 'Authenticate', { tenant_code: 'acme', email: 'lars@acme.example', password: `bad-password-${i}` }), S.UNAUTHENTICATED);
   }
   await rejects(c.call(a, 'Authenticate', { tenant_code: 'acme', email: 'lars@acme.example', password: 'lars-password-1' }),

@@ -130,6 +130,8 @@ export async function renderDoor(root, locationId, doorId, params) {
   }
   const door = contents.door || (await doorsOf(locationId).catch(() => new Map())).get(doorId) || { id: doorId };
   const highlight = params.get('package') || '';
+  // Package id -> the user chosen for it and not yet sent (contentRow).
+  const pending = new Map();
   let tab = params.get('tab') === 'contents' ? 'contents' : 'profile';
 
   const tabProfile = h('button.tab', { type: 'button', role: 'tab', 'data-testid': 'tab-profile' }, t('door.profile'));
@@ -235,27 +237,44 @@ export async function renderDoor(root, locationId, doorId, params) {
       user,
       actions,
     );
+    // The help page's step: the chosen user waits beside the package until
+    // Skicka sends it. The choice lives in `pending`, not in this row: the
+    // table is redrawn when fresh contents arrive (the Contents tab draws
+    // what it has, then what it fetched), and the choice must survive that.
+    function drawPending(u) {
+      const send = h('button.btn.primary.small', { type: 'button', 'data-testid': 'send-assignment' }, t('door.send'));
+      const cancel = h('button.btn.small', { type: 'button' }, t('common.cancel'));
+      cancel.addEventListener('click', () => {
+        pending.delete(p.id);
+        drawActions();
+      });
+      send.addEventListener('click', () =>
+        busyButton(
+          send,
+          async () => {
+            await api.assignPackage(p.id, u.id);
+            pending.delete(p.id);
+            await reloadContents(t('door.assigned', { barcode: p.barcode || '', name: u.displayName }));
+          },
+          err,
+        ),
+      );
+      clear(actions, h('span.pending', { 'data-testid': 'pending-assignment' }, t('door.pending', { barcode: p.barcode || '', name: u.displayName })), ' ', send, ' ', cancel);
+      return send;
+    }
     function drawActions() {
+      if (pending.has(p.id)) {
+        drawPending(pending.get(p.id));
+        return;
+      }
       const assign = h('button.btn.primary.small', { type: 'button', 'data-testid': 'assign-to-user' }, t('door.assignToUser'));
       assign.addEventListener('click', async () => {
         const u = await pickUser({ title: t('door.assignToUser') });
         if (!u) return;
-        // The help page's step: the chosen user waits beside the package
-        // until Skicka sends it.
-        const send = h('button.btn.primary.small', { type: 'button', 'data-testid': 'send-assignment' }, t('door.send'));
-        const cancel = h('button.btn.small', { type: 'button', onclick: drawActions }, t('common.cancel'));
-        send.addEventListener('click', () =>
-          busyButton(
-            send,
-            async () => {
-              await api.assignPackage(p.id, u.id);
-              await reloadContents(t('door.assigned', { barcode: p.barcode || '', name: u.displayName }));
-            },
-            err,
-          ),
-        );
-        clear(actions, h('span.pending', { 'data-testid': 'pending-assignment' }, t('door.pending', { barcode: p.barcode || '', name: u.displayName })), ' ', send, ' ', cancel);
-        send.focus();
+        pending.set(p.id, u);
+        // This row may have been replaced while the picker was open.
+        if (actions.isConnected) drawPending(u).focus();
+        else drawContents(contents);
       });
       clear(actions, assign);
       if (p.assigneeUserId && !p.orderId) {
