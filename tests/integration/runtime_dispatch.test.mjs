@@ -63,12 +63,20 @@ test('a fast call on the connection of a running slow call is served by another 
   // Connect first, so both calls below share one established connection.
   await c.call(client, 'ListUsers', { page_size: 1 }, token);
 
-  const slow = createUser(client, token, 'slow@example.com');
-  await new Promise((r) => setTimeout(r, 200));
-  const fast = c.call(client, 'ListUsers', { page_size: 10 }, token);
-  const { order, values } = await settleOrder([['slow', slow], ['fast', fast]]);
-  assert.deepEqual(order, ['fast', 'slow'], 'the fast call did not wait behind the slow one');
-  assert.equal(values[0].email, 'slow@example.com');
+  // Up to three tries: on a machine busy with other tests (ASan, ctest -j2)
+  // the worker that answered the connecting call may not have posted its
+  // next request within the pause, once in a while. A runtime that serves a
+  // connection on one worker fails every try.
+  const orders = [];
+  for (let i = 0; i < 3 && orders.at(-1)?.[0] !== 'fast'; i++) {
+    const slow = createUser(client, token, `slow${i}@example.com`);
+    await new Promise((r) => setTimeout(r, 400));
+    const fast = c.call(client, 'ListUsers', { page_size: 10 }, token);
+    const { order, values } = await settleOrder([['slow', slow], ['fast', fast]]);
+    assert.equal(values[0].email, `slow${i}@example.com`);
+    orders.push(order);
+  }
+  assert.deepEqual(orders.at(-1), ['fast', 'slow'], `the fast call waited behind the slow one in every try: ${JSON.stringify(orders)}`);
 });
 
 test('calls beyond the number of workers wait for one, and all are served', async () => {
