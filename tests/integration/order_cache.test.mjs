@@ -69,6 +69,9 @@ test('Redis down: every RPC answers correctly; a delete missed meanwhile is appl
   const cached = await get(o.id);
   const staleValue = redis('--no-raw', 'GET', key(o.id)).length > 0 ? execFileSync('redis-cli', ['-p', String(c.ports.redis), '--raw', 'GET', key(o.id)]) : null;
   assert.ok(staleValue && staleValue.length > 10);
+  // Redis comes back from a snapshot taken now, holding the pre-update
+  // value before any client reconnects: the restart this guards against.
+  redis('SAVE');
   await c.stopRedis();
   try {
     const u = await c.call(t.ord, 'UpdateOrder', { id: o.id, identifier: `DOWN-${o.id.slice(0, 8)}`, etag: cached.etag }, t.hq);
@@ -83,10 +86,10 @@ test('Redis down: every RPC answers correctly; a delete missed meanwhile is appl
   } finally {
     await c.startRedis();
   }
-  // Redis is back holding the pre-update value (as after a restart from its
-  // snapshot): put it there explicitly, whatever the snapshot held.
-  execFileSync('redis-cli', ['-p', String(c.ports.redis), '-x', 'SET', key(o.id)], { input: staleValue.subarray(0, staleValue.length - 1) });
-  assert.equal(redis('EXISTS', key(o.id)).toString().trim(), '1');
+  // Whether the stale value is still there is not checked: a worker that
+  // reconnects to the restarted Redis sweeps the service's keys, as it
+  // should, at a moment the test does not control (such a check failed in
+  // CI when one did).
   const deadline = Date.now() + 10_000;
   let seen;
   for (;;) {
