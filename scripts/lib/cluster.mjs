@@ -422,24 +422,31 @@ function installExitHook() {
  * an earlier `up` (pid files in dataDir/run) are adopted, not restarted.
  */
 export async function startCluster(opts = {}) {
-  const c = new Cluster(opts);
-  if (!c.detached) {
-    installExitHook();
-    liveClusters.add(c);
-  }
-  try {
-    await c._start();
-  } catch (e) {
+  // A free port is picked by binding port 0 and closing it, then used a
+  // moment later; a test starting its own cluster in parallel (ctest -j2)
+  // can take it meanwhile. A private cluster that lost a port starts again
+  // on new ones; a persistent one has fixed ports and reports it.
+  for (let attempt = 1; ; attempt++) {
+    const c = new Cluster(opts);
     if (!c.detached) {
-      try {
-        await c._teardown();
-      } catch { /* the start error is the one to report */ }
-      liveClusters.delete(c);
-      if (c.dir && !process.env.KN_KEEP_TEST_DIR) fs.rmSync(c.dir, { recursive: true, force: true });
+      installExitHook();
+      liveClusters.add(c);
     }
-    throw e;
+    try {
+      await c._start();
+      return c;
+    } catch (e) {
+      if (!c.detached) {
+        try {
+          await c._teardown();
+        } catch { /* the start error is the one to report */ }
+        liveClusters.delete(c);
+        if (c.dir && !process.env.KN_KEEP_TEST_DIR) fs.rmSync(c.dir, { recursive: true, force: true });
+      }
+      if (c.persistent || attempt >= 3 || !/address (already )?in use|EADDRINUSE|is in use/i.test(String(e.message))) throw e;
+      process.stderr.write(`cluster: a port was taken meanwhile, starting again on new ports (${attempt})\n`);
+    }
   }
-  return c;
 }
 
 class Cluster {
