@@ -35,6 +35,16 @@ CREATE FUNCTION activity_grams(t text) RETURNS text[]
 -- activity_terms_stmt, partial tier: `activity_grams(term) @> activity_grams(window)`.
 CREATE INDEX activity_terms_grams_idx ON activity_terms USING gin (activity_grams(term));
 
+-- The searchable values of one activity row, lowered as the search lowers
+-- them (field codes as in activity_terms). Inlined where it is called.
+CREATE FUNCTION activity_values(a activity) RETURNS TABLE (term text, field int)
+    LANGUAGE sql IMMUTABLE
+    AS $$ SELECT v.term, v.field
+          FROM (VALUES (lower(a.barcode), 1), (lower(a.tracking_number), 2),
+                       (lower(a.order_identifier), 3), (lower(a.door_label), 4),
+                       (lower(a.location_name), 5)) AS v(term, field)
+          WHERE v.term <> '' $$;
+
 -- Every insert into activity records its values, in the same transaction:
 -- one statement per inserting statement, whatever inserted (the store, a
 -- bulk load), in key order so that two inserts of the same new values wait
@@ -43,11 +53,7 @@ CREATE FUNCTION activity_terms_add() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO activity_terms (tenant_id, term, field)
     SELECT DISTINCT n.tenant_id, v.term, v.field
-    FROM new_rows n,
-         LATERAL (VALUES (lower(n.barcode), 1), (lower(n.tracking_number), 2),
-                         (lower(n.order_identifier), 3), (lower(n.door_label), 4),
-                         (lower(n.location_name), 5)) AS v(term, field)
-    WHERE v.term <> ''
+    FROM new_rows n, activity_values(n) v
     ORDER BY 1, 2, 3
     ON CONFLICT DO NOTHING;
     RETURN NULL;
@@ -57,11 +63,7 @@ CREATE TRIGGER activity_terms_add AFTER INSERT ON activity
 
 INSERT INTO activity_terms (tenant_id, term, field)
 SELECT DISTINCT a.tenant_id, v.term, v.field
-FROM activity a,
-     LATERAL (VALUES (lower(a.barcode), 1), (lower(a.tracking_number), 2),
-                     (lower(a.order_identifier), 3), (lower(a.door_label), 4),
-                     (lower(a.location_name), 5)) AS v(term, field)
-WHERE v.term <> ''
+FROM activity a, activity_values(a) v
 ON CONFLICT DO NOTHING;
 
 -- The partial tier no longer reads every row's trigrams; a fragment too
