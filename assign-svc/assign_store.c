@@ -460,7 +460,8 @@ kn_code assign_store_entry_open(kn_pg *pg, kn_arena *a, const char *tenant, cons
         }
     }
     const char *bp[] = {out->id, before};
-    if (kn_pg_run(pg, &stmt_entry_set_before, bp, st) < 0)
+    /* Sent with the COMMIT: one round trip. */
+    if (kn_pg_queue(pg, &stmt_entry_set_before, bp, st) != KN_OK)
         goto fail;
     if (kn_pg_commit(pg, st) != KN_OK)
         return st->code;

@@ -30,6 +30,15 @@ struct kn_pg {
     int timeout_ms;
     int in_tx;   /* between kn_pg_begin and commit/rollback */
     int tx_lost; /* the connection broke inside that transaction */
+    /* kn_pg_begin sends nothing: BEGIN travels with the transaction's first
+     * statement, in one round trip (libpq pipeline mode). */
+    int begin_pending;
+    /* kn_pg_commit_on_next: COMMIT travels right after the next statement. */
+    int commit_next;
+    /* kn_pg_queue'd statements, sent ahead of the next statement or the
+     * COMMIT, in the same round trip. */
+    struct pg_queued *queue;
+    size_t nqueue, qcap;
     int counted; /* pg->conn is counted in konnect_db_connections_open */
     /* Names prepared on the current connection: open addressing, strdup'd. */
     char **prepared;
@@ -120,6 +129,8 @@ static void prepared_add(kn_pg *pg, const char *name)
     pg->prep_len++;
 }
 
+static void queue_clear(kn_pg *pg);
+
 kn_pg *kn_pg_new(const char *conninfo)
 {
     kn_pg *pg = calloc(1, sizeof(*pg));
@@ -141,6 +152,8 @@ void kn_pg_free(kn_pg *pg)
         PQfinish(pg->conn);
     prepared_clear(pg);
     free(pg->prepared);
+    queue_clear(pg);
+    free(pg->queue);
     free(pg->conninfo);
     free(pg);
 }
@@ -246,6 +259,198 @@ static void clear_diag(kn_pg *pg)
     pg->constraint[0] = '\0';
 }
 
+/* A statement kn_pg_queue kept for the next round trip, with copies of its
+ * parameters (the caller's array may be gone by then). */
+typedef struct pg_queued {
+    const kn_pg_stmt *stmt;
+    char **params;
+} pg_queued;
+
+static void queue_clear(kn_pg *pg)
+{
+    for (size_t i = 0; i < pg->nqueue; i++) {
+        pg_queued *q = &pg->queue[i];
+        for (int j = 0; j < q->stmt->nparams; j++)
+            free(q->params[j]);
+        free(q->params);
+    }
+    pg->nqueue = 0;
+}
+
+/* Ends the client side of a transaction: nothing pending is sent. */
+static void tx_forget(kn_pg *pg)
+{
+    pg->in_tx = 0;
+    pg->tx_lost = 0;
+    pg->begin_pending = 0;
+    pg->commit_next = 0;
+    queue_clear(pg);
+}
+
+/* One message of a pipeline. */
+typedef enum { STEP_BEGIN, STEP_PREPARE, STEP_EXEC, STEP_COMMIT } step_kind;
+typedef struct {
+    step_kind kind;
+    const kn_pg_stmt *stmt;
+    const char *const *params;
+} pg_step;
+
+/* The steps of a pipeline fit here unless a caller queued many statements. */
+#define KN_PG_STEPS_INLINE 16
+
+static int step_prepares(const pg_step *steps, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (steps[i].kind == STEP_PREPARE && strcmp(steps[i].stmt->name, name) == 0)
+            return 1;
+    return 0;
+}
+
+static size_t add_exec(pg_step *steps, size_t n, const kn_pg *pg, const kn_pg_stmt *stmt,
+                       const char *const *params)
+{
+    if (!prepared_has(pg, stmt->name) && !step_prepares(steps, n, stmt->name))
+        steps[n++] = (pg_step){STEP_PREPARE, stmt, NULL};
+    steps[n++] = (pg_step){STEP_EXEC, stmt, params};
+    return n;
+}
+
+static int step_send(PGconn *c, const pg_step *s)
+{
+    switch (s->kind) {
+    case STEP_BEGIN:
+        return PQsendQueryParams(c, "BEGIN", 0, NULL, NULL, NULL, NULL, 0);
+    case STEP_COMMIT:
+        return PQsendQueryParams(c, "COMMIT", 0, NULL, NULL, NULL, NULL, 0);
+    case STEP_PREPARE:
+        return PQsendPrepare(c, s->stmt->name, s->stmt->sql, s->stmt->nparams, NULL);
+    case STEP_EXEC:
+        return PQsendQueryPrepared(c, s->stmt->name, s->stmt->nparams, s->params, NULL, NULL, 0);
+    }
+    return 0;
+}
+
+static const char *step_name(const pg_step *s)
+{
+    return s->kind == STEP_BEGIN ? "BEGIN" : s->kind == STEP_COMMIT ? "COMMIT" : s->stmt->name;
+}
+
+/* Sends the pending BEGIN, the queue, stmt (may be NULL) and, when commit is
+ * set, COMMIT, as one pipeline: one round trip. The first failure stops the
+ * rest (the server skips them to the sync point) and sets st. On success
+ * *out (if stmt) is stmt's result. The queue and pending BEGIN are spent
+ * either way; a failed transaction stays open (aborted) for the caller's
+ * rollback, except with commit, which always ends it. */
+static kn_code pipeline_run(kn_pg *pg, const kn_pg_stmt *stmt, const char *const *params,
+                            int commit, PGresult **out, kn_status *st)
+{
+    kn_code rc = KN_OK;
+    pg_step inline_steps[KN_PG_STEPS_INLINE];
+    size_t cap = 2 + 2 * (pg->nqueue + 1);
+    pg_step *steps = cap <= KN_PG_STEPS_INLINE ? inline_steps : malloc(cap * sizeof(*steps));
+    size_t n = 0;
+    PGresult *target = NULL, *failed = NULL, *commit_res = NULL;
+    const char *failed_what = "pipeline";
+    if (!steps)
+        abort();
+    if (pg->begin_pending)
+        steps[n++] = (pg_step){STEP_BEGIN, NULL, NULL};
+    for (size_t i = 0; i < pg->nqueue; i++)
+        n = add_exec(steps, n, pg, pg->queue[i].stmt, (const char *const *)pg->queue[i].params);
+    size_t target_at = n;
+    if (stmt) {
+        n = add_exec(steps, n, pg, stmt, params);
+        target_at = n - 1;
+    }
+    if (commit)
+        steps[n++] = (pg_step){STEP_COMMIT, NULL, NULL};
+
+    kn_metrics_db_in_use(1);
+    int sent = PQenterPipelineMode(pg->conn);
+    for (size_t i = 0; sent && i < n; i++)
+        sent = step_send(pg->conn, &steps[i]);
+    if (sent)
+        sent = PQpipelineSync(pg->conn);
+    /* Every step answers one result and a NULL; an aborted one answers
+     * PGRES_PIPELINE_ABORTED. The sync point ends the pipeline. */
+    size_t i = 0;
+    while (sent) {
+        PGresult *r = PQgetResult(pg->conn);
+        if (!r) {
+            if (PQstatus(pg->conn) == CONNECTION_BAD)
+                break;
+            if (++i > n) {
+                /* More ends than steps and no sync: not a state to reuse. */
+                drop_connection(pg);
+                break;
+            }
+            continue;
+        }
+        ExecStatusType s = PQresultStatus(r);
+        if (s == PGRES_PIPELINE_SYNC) {
+            PQclear(r);
+            break;
+        }
+        int ok = i < n && (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK);
+        /* An aborted step is the first failure's consequence, not news. */
+        int first_failure = !ok && i < n && s != PGRES_PIPELINE_ABORTED && !failed;
+        if (ok && steps[i].kind == STEP_PREPARE)
+            prepared_add(pg, steps[i].stmt->name);
+        if (ok && stmt && i == target_at) {
+            target = r;
+        } else if (ok && steps[i].kind == STEP_COMMIT) {
+            commit_res = r;
+        } else if (first_failure) {
+            failed = r;
+            failed_what = step_name(&steps[i]);
+        } else {
+            PQclear(r);
+        }
+        if (PQstatus(pg->conn) == CONNECTION_BAD)
+            break;
+    }
+    kn_metrics_db_in_use(-1);
+    if (pg->conn && PQstatus(pg->conn) != CONNECTION_BAD && PQexitPipelineMode(pg->conn) != 1)
+        /* Results left unread: the session's state is unknown. */
+        drop_connection(pg);
+    pg->begin_pending = 0;
+    pg->commit_next = 0;
+    queue_clear(pg);
+
+    if (!pg->conn || PQstatus(pg->conn) == CONNECTION_BAD || !sent) {
+        rc = pg_fail(pg, failed, failed_what, st);
+        if (rc == KN_INTERNAL)
+            /* A send failed on a socket libpq still calls healthy. */
+            drop_connection(pg);
+        rc = kn_status_set(st, KN_UNAVAILABLE, "database unavailable");
+    } else if (failed) {
+        rc = pg_fail(pg, failed, failed_what, st);
+    } else if (commit_res && strcmp(PQcmdStatus(commit_res), "ROLLBACK") == 0) {
+        /* COMMIT of a transaction that failed in an earlier round trip. */
+        kn_log_warn("COMMIT rolled back: a statement of the transaction had failed");
+        rc = kn_status_set(st, KN_INTERNAL, "internal database error");
+    }
+    PQclear(failed);
+    PQclear(commit_res);
+    if (steps != inline_steps)
+        free(steps);
+    if (commit) {
+        /* A failure before COMMIT left the transaction open and aborted. */
+        if (rc != KN_OK)
+            kn_pg_rollback(pg);
+        tx_forget(pg);
+    }
+    if (rc != KN_OK) {
+        PQclear(target);
+        return rc;
+    }
+    if (out)
+        *out = target;
+    else
+        PQclear(target);
+    return KN_OK;
+}
+
 PGresult *kn_pg_exec(kn_pg *pg, const kn_pg_stmt *stmt, const char *const *params, kn_status *st)
 {
     clear_diag(pg);
@@ -255,6 +460,12 @@ PGresult *kn_pg_exec(kn_pg *pg, const kn_pg_stmt *stmt, const char *const *param
     }
     if (kn_pg_ensure(pg, st) != KN_OK)
         return NULL;
+    if (pg->begin_pending || pg->nqueue > 0 || pg->commit_next) {
+        PGresult *res = NULL;
+        if (pipeline_run(pg, stmt, params, pg->commit_next, &res, st) != KN_OK)
+            return NULL;
+        return res;
+    }
     if (!prepared_has(pg, stmt->name)) {
         PGresult *pr = PQprepare(pg->conn, stmt->name, stmt->sql, stmt->nparams, NULL);
         if (!pr || PQresultStatus(pr) != PGRES_COMMAND_OK) {
@@ -287,6 +498,39 @@ long kn_pg_run(kn_pg *pg, const kn_pg_stmt *stmt, const char *const *params, kn_
     return rows;
 }
 
+static char *dup_or_null(const char *s)
+{
+    if (!s)
+        return NULL;
+    char *d = strdup(s);
+    if (!d)
+        abort();
+    return d;
+}
+
+kn_code kn_pg_queue(kn_pg *pg, const kn_pg_stmt *stmt, const char *const *params, kn_status *st)
+{
+    if (!pg->in_tx || pg->tx_lost)
+        return kn_pg_run(pg, stmt, params, st) < 0 ? st->code : KN_OK;
+    if (pg->nqueue == pg->qcap) {
+        size_t cap = pg->qcap ? pg->qcap * 2 : 4;
+        pg_queued *q = realloc(pg->queue, cap * sizeof(*q));
+        if (!q)
+            abort();
+        pg->queue = q;
+        pg->qcap = cap;
+    }
+    pg_queued *q = &pg->queue[pg->nqueue];
+    q->stmt = stmt;
+    q->params = calloc((size_t)(stmt->nparams > 0 ? stmt->nparams : 1), sizeof(char *));
+    if (!q->params)
+        abort();
+    for (int j = 0; j < stmt->nparams; j++)
+        q->params[j] = dup_or_null(params[j]);
+    pg->nqueue++;
+    return KN_OK;
+}
+
 /* A fixed command (no parameters, nothing from input). */
 static kn_code simple(kn_pg *pg, const char *sql, PGresult **out, kn_status *st)
 {
@@ -307,48 +551,47 @@ static kn_code simple(kn_pg *pg, const char *sql, PGresult **out, kn_status *st)
 kn_code kn_pg_begin(kn_pg *pg, kn_status *st)
 {
     clear_diag(pg);
-    pg->tx_lost = 0;
-    pg->in_tx = 0;
+    tx_forget(pg);
     if (kn_pg_ensure(pg, st) != KN_OK)
         return st->code;
     if (PQtransactionStatus(pg->conn) != PQTRANS_IDLE) {
         kn_log_warn("kn_pg_begin: a transaction was left open; rolling it back");
         PQclear(PQexec(pg->conn, "ROLLBACK"));
     }
-    kn_code rc = simple(pg, "BEGIN", NULL, st);
-    if (rc == KN_OK)
-        pg->in_tx = 1;
-    return rc;
+    pg->in_tx = 1;
+    pg->begin_pending = 1;
+    return KN_OK;
+}
+
+void kn_pg_commit_on_next(kn_pg *pg)
+{
+    if (pg->in_tx)
+        pg->commit_next = 1;
 }
 
 kn_code kn_pg_commit(kn_pg *pg, kn_status *st)
 {
     clear_diag(pg);
+    if (!pg->in_tx && !pg->tx_lost) {
+        /* Committed with its last statement (kn_pg_commit_on_next), or no
+         * transaction was opened. */
+        return KN_OK;
+    }
     if (pg->tx_lost || !pg->conn) {
-        pg->in_tx = 0;
-        pg->tx_lost = 0;
+        tx_forget(pg);
         return kn_status_set(st, KN_UNAVAILABLE, "database unavailable");
     }
-    PGresult *res = NULL;
-    kn_code rc = simple(pg, "COMMIT", &res, st);
-    pg->in_tx = 0;
-    pg->tx_lost = 0;
-    if (rc != KN_OK)
-        return rc;
-    /* COMMIT of a transaction that failed earlier answers "ROLLBACK". */
-    int rolled_back = strcmp(PQcmdStatus(res), "ROLLBACK") == 0;
-    PQclear(res);
-    if (rolled_back) {
-        kn_log_warn("COMMIT rolled back: a statement of the transaction had failed");
-        return kn_status_set(st, KN_INTERNAL, "internal database error");
+    if (pg->begin_pending && pg->nqueue == 0) {
+        /* Nothing was sent: there is nothing to commit. */
+        tx_forget(pg);
+        return KN_OK;
     }
-    return KN_OK;
+    return pipeline_run(pg, NULL, NULL, 1, NULL, st);
 }
 
 void kn_pg_rollback(kn_pg *pg)
 {
-    pg->in_tx = 0;
-    pg->tx_lost = 0;
+    tx_forget(pg);
     if (!pg->conn || PQstatus(pg->conn) != CONNECTION_OK)
         return;
     if (PQtransactionStatus(pg->conn) == PQTRANS_IDLE)

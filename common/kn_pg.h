@@ -39,10 +39,26 @@ PGresult *kn_pg_exec(kn_pg *pg, const kn_pg_stmt *stmt, const char *const *param
 long kn_pg_run(kn_pg *pg, const kn_pg_stmt *stmt, const char *const *params, kn_status *st);
 
 /* BEGIN / COMMIT / ROLLBACK. Rollback never fails the caller (a broken
- * connection has no transaction left). */
+ * connection has no transaction left).
+ *
+ * Round trips, the main cost of a short transaction: kn_pg_begin sends
+ * nothing, BEGIN goes out in one pipeline with the first statement; a
+ * transaction in which nothing ran commits without a round trip. A commit
+ * after a transaction's last statement (kn_pg_commit_on_next) is a no-op. */
 kn_code kn_pg_begin(kn_pg *pg, kn_status *st);
 kn_code kn_pg_commit(kn_pg *pg, kn_status *st);
 void kn_pg_rollback(kn_pg *pg);
+/* Inside a transaction: COMMIT goes out right after the next statement, in
+ * the same round trip, for a transaction whose last statement reads the
+ * answer. That statement's result is returned only if the COMMIT succeeded
+ * too; on any failure the transaction is rolled back. */
+void kn_pg_commit_on_next(kn_pg *pg);
+/* Inside a transaction: a statement whose result the caller does not need
+ * (an UPDATE or INSERT that cannot affect the next decision) is kept and
+ * sent ahead of the next statement or the COMMIT, in the same round trip.
+ * Its failure is reported by that next call (kn_pg_sqlstate names it).
+ * Outside a transaction it runs at once. Parameters are copied. */
+kn_code kn_pg_queue(kn_pg *pg, const kn_pg_stmt *stmt, const char *const *params, kn_status *st);
 
 /* Called by the runtime after every handler: rolls back a transaction the
  * handler left open (with a warning), so one forgotten rollback on an error

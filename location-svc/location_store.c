@@ -234,6 +234,15 @@ static kn_code run(kn_pg *pg, const kn_pg_stmt *s, const char *const *p, long *a
     return KN_OK;
 }
 
+/* Sent with the transaction's next statement or its COMMIT, in one round
+ * trip: for a write whose row count decides nothing. */
+static kn_code queue(kn_pg *pg, const kn_pg_stmt *s, const char *const *p, kn_status *st)
+{
+    if (kn_pg_queue(pg, s, p, st) != KN_OK)
+        return db_fail(pg, st);
+    return KN_OK;
+}
+
 static kn_code finish(kn_pg *pg, kn_code rc, kn_status *st)
 {
     if (rc == KN_OK)
@@ -595,7 +604,7 @@ static kn_code log_packages(kn_pg *pg, const char *tenant, const char *arr, int 
     char k[8];
     snprintf(k, sizeof k, "%d", kind);
     const char *p[] = {tenant, arr, k, actor, detail};
-    return run(pg, &log_packages_stmt, p, NULL, st);
+    return queue(pg, &log_packages_stmt, p, st);
 }
 
 static const kn_pg_stmt packages_by_ids_stmt = {
@@ -615,6 +624,21 @@ static kn_code packages_by_ids(kn_pg *pg, kn_arena *a, const char *tenant, const
     fill_page(a, r, row_package0, PQntuples(r), out);
     PQclear(r);
     return KN_OK;
+}
+
+/* Ends a transaction over a package set: on success the answer (packages
+ * ids) is read inside it, where the locked rows are what the commit makes,
+ * and the COMMIT rides with that read (one round trip for both). */
+static kn_code finish_read(kn_pg *pg, kn_code rc, kn_arena *a, const char *tenant,
+                           const char *const *ids, size_t n, loc_page *out, kn_status *st)
+{
+    if (rc == KN_OK) {
+        kn_pg_commit_on_next(pg);
+        rc = packages_by_ids(pg, a, tenant, ids_array(a, (char *const *)ids, n), out, st);
+    }
+    if (rc != KN_OK)
+        kn_pg_rollback(pg);
+    return rc;
 }
 
 /* A list of package ids picked out of a locked set. */
@@ -969,7 +993,7 @@ kn_code loc_store_collect_packages(kn_pg *pg, kn_arena *a, const loc_ctx *cx, ch
                                    kn_status *st)
 {
     kn_code rc;
-    pkg_set s;
+    pkg_set s = {0};
     id_list take;
     doors->n = 0;
     if ((rc = kn_pg_begin(pg, st)) != KN_OK)
@@ -1003,10 +1027,7 @@ kn_code loc_store_collect_packages(kn_pg *pg, kn_arena *a, const loc_ctx *cx, ch
     }
     doors_of(a, &s, doors);
 done:
-    rc = finish(pg, rc, st);
-    if (rc != KN_OK)
-        return rc;
-    return packages_by_ids(pg, a, cx->tenant, ids_array(a, (char **)all_ids(a, &s), s.n), out, st);
+    return finish_read(pg, rc, a, cx->tenant, all_ids(a, &s), s.n, out, st);
 }
 
 /* --- internal: orders and assignment ------------------------------------ */
@@ -1035,7 +1056,7 @@ static kn_code apply_assignee(kn_pg *pg, kn_arena *a, const loc_ctx *cx, const i
     if (ids->n == 0)
         return KN_OK;
     const char *p[] = {cx->tenant, ids_array(a, ids->ids, ids->n), assignee, i64s(a, token)};
-    if ((rc = run(pg, &packages_set_assignee_stmt, p, NULL, st)) != KN_OK || changed->n == 0)
+    if ((rc = queue(pg, &packages_set_assignee_stmt, p, st)) != KN_OK || changed->n == 0)
         return rc;
     const char *detail =
         assignee[0] ? kn_arena_sprintf(a, "assigned to %s", assignee) : "unassigned";
@@ -1095,7 +1116,7 @@ kn_code loc_store_attach_packages(kn_pg *pg, kn_arena *a, const loc_ctx *cx,
     if (add.n > 0) {
         const char *arr = ids_array(a, add.ids, add.n);
         const char *p[] = {cx->tenant, arr, req->order_id, req->order_identifier};
-        if ((rc = run(pg, &packages_set_order_stmt, p, NULL, st)) != KN_OK ||
+        if ((rc = queue(pg, &packages_set_order_stmt, p, st)) != KN_OK ||
             (rc = log_packages(pg, cx->tenant, arr, 5, cx->actor, "", st)) != KN_OK ||
             (rc = apply_assignee(pg, a, cx, &assign, &changed, req->assignee_user_id,
                                  req->fencing_token, st)) != KN_OK)
@@ -1103,11 +1124,8 @@ kn_code loc_store_attach_packages(kn_pg *pg, kn_arena *a, const loc_ctx *cx,
     }
     doors_of(a, &s, doors);
 done:
-    rc = finish(pg, rc, st);
-    if (rc != KN_OK)
-        return rc;
-    return packages_by_ids(pg, a, cx->tenant, ids_array(a, req->package_ids, req->n_package_ids),
-                           out, st);
+    return finish_read(pg, rc, a, cx->tenant, (const char *const *)req->package_ids,
+                       req->n_package_ids, out, st);
 }
 
 kn_code loc_store_detach_packages(kn_pg *pg, kn_arena *a, const loc_ctx *cx, const char *order_id,
@@ -1115,7 +1133,7 @@ kn_code loc_store_detach_packages(kn_pg *pg, kn_arena *a, const loc_ctx *cx, con
                                   kn_status *st)
 {
     kn_code rc;
-    pkg_set s;
+    pkg_set s = {0};
     id_list del;
     doors->n = 0;
     if ((rc = kn_pg_begin(pg, st)) != KN_OK)
@@ -1144,15 +1162,12 @@ kn_code loc_store_detach_packages(kn_pg *pg, kn_arena *a, const loc_ctx *cx, con
         const char *p[] = {cx->tenant, arr, "", ""};
         /* Logged first so that the rows still carry the order. */
         if ((rc = log_packages(pg, cx->tenant, arr, 6, cx->actor, "", st)) != KN_OK ||
-            (rc = run(pg, &packages_set_order_stmt, p, NULL, st)) != KN_OK)
+            (rc = queue(pg, &packages_set_order_stmt, p, st)) != KN_OK)
             goto done;
     }
     doors_of(a, &s, doors);
 done:
-    rc = finish(pg, rc, st);
-    if (rc != KN_OK)
-        return rc;
-    return packages_by_ids(pg, a, cx->tenant, ids_array(a, (char **)all_ids(a, &s), s.n), out, st);
+    return finish_read(pg, rc, a, cx->tenant, all_ids(a, &s), s.n, out, st);
 }
 
 kn_code loc_store_set_assignee(kn_pg *pg, kn_arena *a, const loc_ctx *cx,
@@ -1204,11 +1219,8 @@ kn_code loc_store_set_assignee(kn_pg *pg, kn_arena *a, const loc_ctx *cx,
         goto done;
     doors_of(a, &s, doors);
 done:
-    rc = finish(pg, rc, st);
-    if (rc != KN_OK)
-        return rc;
-    return packages_by_ids(pg, a, cx->tenant, ids_array(a, req->package_ids, req->n_package_ids),
-                           out, st);
+    return finish_read(pg, rc, a, cx->tenant, (const char *const *)req->package_ids,
+                       req->n_package_ids, out, st);
 }
 
 /* --- activity ----------------------------------------------------------- */

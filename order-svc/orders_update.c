@@ -57,6 +57,9 @@ kn_code order_finish_edit(kn_call *call, const char *id, ProtobufCMessage **resp
     kn_arena *a = kn_call_arena(call);
     kn_status st = {0};
     order_row *row = NULL;
+    /* The answer is read inside the transaction (the row is locked, so it
+     * is what the commit makes) and the COMMIT rides with it. */
+    kn_pg_commit_on_next(w->pg);
     if (order_store_get(w->pg, a, me->tenant_id, id, 0, &row, &st) != KN_OK ||
         kn_pg_commit(w->pg, &st) != KN_OK) {
         kn_pg_rollback(w->pg);

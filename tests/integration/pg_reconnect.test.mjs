@@ -1,7 +1,8 @@
 // kn_pg against a real PostgreSQL (tests/integration/c/kn_pg_reconnect.c):
 // one kn_pg survives a server restart (first call after it may answer
 // UNAVAILABLE, the next succeeds on a new session with its statements
-// prepared again), and kn_pg_migrate applies files once, in numeric order,
+// prepared again), its round-trip savers keep transactions atomic, and
+// kn_pg_migrate applies files once, in numeric order,
 // under its advisory lock, and reports a failing file by name.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -114,6 +115,13 @@ const ORDERED = {
     "INSERT INTO steps VALUES (10, 'c');\n",
   'README.md': 'not a migration',
 };
+
+test('kn_pg pipelines keep transactions atomic: deferred BEGIN, queued writes, a commit riding on a read', async () => {
+  const r = await run(['pipeline', c.pgUrl('order')]).done;
+  assert.equal(r.code, 0, `exit ${r.code}\n${r.stdout}\n${r.stderr}`);
+  assert.match(r.stdout, /^pipeline: OK$/m);
+  assertNoSanitizerReport(r.stderr);
+});
 
 test('kn_pg_migrate applies each file once, in numeric order, with replicas racing', async () => {
   const dir = migrationsDir(ORDERED);

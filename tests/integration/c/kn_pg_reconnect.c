@@ -11,6 +11,15 @@
  *     Runs kn_pg_migrate and prints its status and the recorded versions in
  *     order of application.
  *
+ *   kn_pg_reconnect pipeline CONNINFO
+ *     The round-trip savers keep transaction semantics: the deferred BEGIN
+ *     still makes a transaction atomic, queued statements run before the
+ *     next one and their failure rolls the transaction back, a commit riding
+ *     on a read commits (or, when the read fails, rolls back), and the
+ *     connection serves the next call after every failure. A second
+ *     connection checks what was committed. Prints "pipeline: OK" or the
+ *     first "error: ..." line.
+ *
  * Output is line-oriented "key: value" for the test to match. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,6 +123,136 @@ static int mode_migrate(const char *conninfo, const char *dir)
     return code == KN_OK ? 0 : 2;
 }
 
+static const kn_pg_stmt pl_create = {
+    "pl_create", "CREATE TABLE IF NOT EXISTS kn_pipeline_t (id int PRIMARY KEY, v text)", 0};
+static const kn_pg_stmt pl_insert = {"pl_insert",
+                                     "INSERT INTO kn_pipeline_t (id, v) VALUES ($1::int, $2)", 2};
+static const kn_pg_stmt pl_count = {"pl_count", "SELECT count(*) FROM kn_pipeline_t", 0};
+static const kn_pg_stmt pl_get = {"pl_get", "SELECT v FROM kn_pipeline_t WHERE id = $1::int", 1};
+static const kn_pg_stmt pl_fail = {"pl_fail", "SELECT 1 / ($1::int - $1::int)", 1};
+
+/* Rows with this id as seen from another session: what was committed. */
+static int committed(kn_pg *other, const char *id)
+{
+    kn_status st;
+    memset(&st, 0, sizeof(st));
+    const char *p[] = {id};
+    PGresult *r = kn_pg_exec(other, &pl_get, p, &st);
+    if (!r)
+        return -1;
+    int n = PQntuples(r);
+    PQclear(r);
+    return n;
+}
+
+/* The session is usable and outside any transaction. */
+static int healthy(kn_pg *pg)
+{
+    kn_status st;
+    memset(&st, 0, sizeof(st));
+    PGresult *r = kn_pg_exec(pg, &pl_count, NULL, &st);
+    if (!r)
+        return 0;
+    PQclear(r);
+    return 1;
+}
+
+#define CHECK(cond, what)                                                                          \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            printf("error: %s\n", what);                                                           \
+            goto done;                                                                             \
+        }                                                                                          \
+    } while (0)
+
+static int mode_pipeline(const char *conninfo)
+{
+    kn_pg *pg = kn_pg_new(conninfo);
+    kn_pg *other = kn_pg_new(conninfo);
+    kn_status st;
+    memset(&st, 0, sizeof(st));
+    int rc = 1;
+    PGresult *r = NULL;
+    const char *p1[] = {"1", "a"}, *p2[] = {"2", "b"}, *p3[] = {"3", "c"}, *p4[] = {"4", "d"};
+    const char *p5[] = {"5", "e"}, *p6[] = {"6", "f"}, *p7[] = {"7", "g"}, *zero[] = {"0"};
+
+    CHECK(kn_pg_run(pg, &pl_create, NULL, &st) >= 0, "create table");
+
+    /* Queued statements run before the next one, in order, in the
+     * transaction; the commit makes them visible. */
+    CHECK(kn_pg_begin(pg, &st) == KN_OK, "begin 1");
+    CHECK(kn_pg_queue(pg, &pl_insert, p1, &st) == KN_OK, "queue 1");
+    CHECK(kn_pg_queue(pg, &pl_insert, p2, &st) == KN_OK, "queue 2");
+    CHECK(committed(other, "1") == 0, "a queued insert ran before its round trip");
+    r = kn_pg_exec(pg, &pl_count, NULL, &st);
+    CHECK(r && strcmp(PQgetvalue(r, 0, 0), "2") == 0, "the read after the queue sees both rows");
+    PQclear(r);
+    r = NULL;
+    CHECK(committed(other, "1") == 0, "visible before the commit");
+    CHECK(kn_pg_commit(pg, &st) == KN_OK, "commit 1");
+    CHECK(committed(other, "1") == 1 && committed(other, "2") == 1, "committed rows missing");
+
+    /* A queued statement that fails (duplicate key) fails the commit and
+     * nothing of the transaction stays. */
+    CHECK(kn_pg_begin(pg, &st) == KN_OK, "begin 2");
+    CHECK(kn_pg_queue(pg, &pl_insert, p3, &st) == KN_OK, "queue 3");
+    CHECK(kn_pg_queue(pg, &pl_insert, p1, &st) == KN_OK, "queue duplicate");
+    CHECK(kn_pg_commit(pg, &st) == KN_INTERNAL, "a failed queued insert must fail the commit");
+    CHECK(strcmp(kn_pg_sqlstate(pg), "23505") == 0, "the failure's sqlstate");
+    CHECK(committed(other, "3") == 0, "a row of a failed transaction was committed");
+    CHECK(healthy(pg), "the session after a failed commit");
+
+    /* The deferred BEGIN still opens the transaction: a direct insert and a
+     * failing one, rolled back, leave nothing. */
+    CHECK(kn_pg_begin(pg, &st) == KN_OK, "begin 3");
+    CHECK(kn_pg_run(pg, &pl_insert, p7, &st) == 1, "insert 7");
+    CHECK(kn_pg_run(pg, &pl_insert, p7, &st) < 0, "a duplicate insert must fail");
+    kn_pg_rollback(pg);
+    CHECK(committed(other, "7") == 0, "the deferred BEGIN was lost: the insert autocommitted");
+    CHECK(healthy(pg), "the session after a rollback");
+
+    /* A commit riding on the last read commits. */
+    CHECK(kn_pg_begin(pg, &st) == KN_OK, "begin 4");
+    CHECK(kn_pg_queue(pg, &pl_insert, p4, &st) == KN_OK, "queue 4");
+    kn_pg_commit_on_next(pg);
+    const char *id4[] = {"4"};
+    r = kn_pg_exec(pg, &pl_get, id4, &st);
+    CHECK(r && PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "d") == 0, "the riding read");
+    PQclear(r);
+    r = NULL;
+    CHECK(committed(other, "4") == 1, "a commit riding on a read did not commit");
+    CHECK(kn_pg_commit(pg, &st) == KN_OK, "the commit after it is a no-op");
+
+    /* ... and when that read fails, the transaction is rolled back. */
+    CHECK(kn_pg_begin(pg, &st) == KN_OK, "begin 5");
+    CHECK(kn_pg_queue(pg, &pl_insert, p5, &st) == KN_OK, "queue 5");
+    kn_pg_commit_on_next(pg);
+    r = kn_pg_exec(pg, &pl_fail, zero, &st);
+    CHECK(!r && st.code == KN_INTERNAL, "division by zero must fail");
+    CHECK(committed(other, "5") == 0, "a failed riding read committed");
+    CHECK(healthy(pg), "the session after a failed riding read");
+
+    /* Rolled back before anything was sent: nothing ran. */
+    CHECK(kn_pg_begin(pg, &st) == KN_OK, "begin 6");
+    CHECK(kn_pg_queue(pg, &pl_insert, p6, &st) == KN_OK, "queue 6");
+    kn_pg_rollback(pg);
+    CHECK(committed(other, "6") == 0, "a queued insert of a rolled back transaction ran");
+    /* Outside a transaction a queued statement runs at once. */
+    CHECK(kn_pg_queue(pg, &pl_insert, p6, &st) == KN_OK, "queue outside a transaction");
+    CHECK(committed(other, "6") == 1, "a statement queued outside a transaction did not run");
+    /* A transaction in which nothing ran commits. */
+    CHECK(kn_pg_begin(pg, &st) == KN_OK && kn_pg_commit(pg, &st) == KN_OK, "an empty transaction");
+    CHECK(healthy(pg), "the session at the end");
+    printf("pipeline: OK\n");
+    rc = 0;
+done:
+    PQclear(r);
+    fflush(stdout);
+    kn_pg_free(pg);
+    kn_pg_free(other);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     kn_log_init("kn_pg_reconnect");
@@ -121,6 +260,9 @@ int main(int argc, char **argv)
         return mode_reconnect(argv[2]);
     if (argc == 4 && strcmp(argv[1], "migrate") == 0)
         return mode_migrate(argv[2], argv[3]);
-    fprintf(stderr, "usage: %s reconnect CONNINFO | migrate CONNINFO DIR\n", argv[0]);
+    if (argc == 3 && strcmp(argv[1], "pipeline") == 0)
+        return mode_pipeline(argv[2]);
+    fprintf(stderr, "usage: %s reconnect CONNINFO | migrate CONNINFO DIR | pipeline CONNINFO\n",
+            argv[0]);
     return 64;
 }
