@@ -111,6 +111,9 @@ void order_list_plan_make(const order_list_filter *f, order_list_plan *p)
     } else {
         p->shape = ORDER_LIST_ALL;
     }
+    p->lead_loc[0] = '\0';
+    if (has_loc && (p->shape == ORDER_LIST_ASSIGNEE || p->shape == ORDER_LIST_TECH))
+        copy(p->lead_loc, sizeof(p->lead_loc), f->location);
     if (empty)
         p->shape = ORDER_LIST_EMPTY;
 }

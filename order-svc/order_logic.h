@@ -59,6 +59,10 @@ typedef struct {
 typedef struct {
     order_list_shape shape;
     char lead[40];
+    /* ORDER_LIST_ASSIGNEE / ORDER_LIST_TECH with a location filter: the
+     * location, a second leading equality (orders_list_assignee_location);
+     * "" otherwise. */
+    char lead_loc[40];
     char status_lo[12], status_hi[12];
     char type_lo[12], type_hi[12];
     char loc_lo[40], loc_hi[40];

@@ -274,6 +274,7 @@ function listStatements() {
   };
   macros.LIST_FILTER2 = expandFilter([2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]);
   macros.LIST_FILTER3 = expandFilter([3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]);
+  macros.LIST_FILTER4 = expandFilter([4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17]);
   const stmts = {};
   const stRe = /static const kn_pg_stmt (order_list_\w+) = \{\s*"\w+",\s*([\s\S]*?),\s*(\d+)\};/g;
   for (const m of src.matchAll(stRe)) {
@@ -297,7 +298,7 @@ test('EXPLAIN: no filter combination scans orders sequentially', async () => {
   // A realistic table: 20k rows in the tenant (plus the others), analyzed.
   await seedOrders(c, T.tenant, 20000, { locations: [...T.locations, ...Array.from({ length: 20 }, () => c.uuid())], users: [...T.users, ...Array.from({ length: 40 }, () => c.uuid())], zones: ZONES, days: 365 });
   const stmts = listStatements();
-  assert.deepEqual(Object.keys(stmts).sort(), ['order_list_all', 'order_list_assignee', 'order_list_location', 'order_list_status', 'order_list_tech']);
+  assert.deepEqual(Object.keys(stmts).sort(), ['order_list_all', 'order_list_assignee', 'order_list_assignee_loc', 'order_list_location', 'order_list_status', 'order_list_tech', 'order_list_tech_loc']);
   const NIL = '00000000-0000-0000-0000-000000000000';
   const MAX = 'ffffffff-ffff-ffff-ffff-ffffffffffff';
   const filters = [];
@@ -336,11 +337,14 @@ test('EXPLAIN: no filter combination scans orders sequentially', async () => {
           if (name === 'order_list_all') params = [T.tenant, ...common];
           else if (name === 'order_list_location') params = [T.tenant, f.loc ?? T.locations[1], ...common];
           else if (name === 'order_list_status') params = [T.tenant, f.status ?? 2, ...common];
+          else if (name.endsWith('_loc')) params = [T.tenant, f.akey && f.akey !== 'assigned' ? f.akey : T.users[0], f.loc ?? T.locations[1], ...common];
           else params = [T.tenant, f.akey && f.akey !== 'assigned' ? f.akey : T.users[0], ...common];
           const lit = params.map((p) => (typeof p === 'number' ? String(p) : `'${p}'`)).join(', ');
           const plan = (await conn.query(`EXPLAIN EXECUTE ${name}(${lit})`)).rows.map((r) => r['QUERY PLAN']).join('\n');
           assert.doesNotMatch(plan, /Seq Scan on orders/, `${name} ${mode} ${JSON.stringify(f)}:\n${plan}`);
           assert.match(plan, /Index (Only )?Scan|Bitmap Index Scan/);
+          // Both leading equalities in one index: no other location's rows.
+          if (name.endsWith('_loc') && mode === 'force_custom_plan') assert.match(plan, /orders_list_assignee_location/, `${name} ${JSON.stringify(f)}:\n${plan}`);
           checked++;
         }
       }

@@ -48,10 +48,13 @@ static void test_shape_choice(void **state)
     assert_string_equal(p.loc_lo, LOC);
     assert_string_equal(p.loc_hi, LOC);
 
+    assert_string_equal(p.lead_loc, "");
+
     f.assignee = OTHER; /* a specific assignee beats location */
     order_list_plan_make(&f, &p);
     assert_int_equal(p.shape, ORDER_LIST_ASSIGNEE);
     assert_string_equal(p.lead, OTHER);
+    assert_string_equal(p.lead_loc, LOC); /* ... and leads with it */
 
     f = hq();
     f.assignment = ORDER_AF_UNASSIGNED;
@@ -81,6 +84,12 @@ static void test_technician_visibility(void **state)
     order_list_plan_make(&f, &p);
     assert_int_equal(p.shape, ORDER_LIST_TECH);
     assert_string_equal(p.lead, ME);
+    assert_string_equal(p.lead_loc, "");
+    f.location = LOC; /* own and unassigned, both at one location */
+    order_list_plan_make(&f, &p);
+    assert_int_equal(p.shape, ORDER_LIST_TECH);
+    assert_string_equal(p.lead_loc, LOC);
+    f.location = "";
     f.assignment = ORDER_AF_ASSIGNED;
     order_list_plan_make(&f, &p);
     assert_int_equal(p.shape, ORDER_LIST_ASSIGNEE);
