@@ -96,6 +96,17 @@ function pgBinDir() {
   return `${root}/${versions[0]}/bin`;
 }
 
+// A backend allocates and frees several MB for each statement it plans;
+// with glibc's defaults it gives the top of its heap back to the kernel
+// after each one (trim threshold 128 kB) and faults it in again, page by
+// page, for the next. On this VM a page fault is a VM exit: a technician's
+// ListOrders (a custom-planned UNION) spent most of its time there and ran
+// at a third of the rate it has when a backend keeps up to 64 MB of free
+// heap (docs/performance.md, docs/operations.md). One tunable only: Debian
+// 12's ld.so cuts GLIBC_TUNABLES at its first ':' in the environment it
+// passes on, so pg_ctl's child would see the first one alone.
+export const PG_MALLOC_TUNABLES = 'glibc.malloc.trim_threshold=67108864';
+
 const isRoot = () => typeof process.getuid === 'function' && process.getuid() === 0;
 
 // PostgreSQL refuses to run as root: when root, run its tools as `postgres`.
@@ -175,7 +186,9 @@ class Postgres {
     const [cmd, args] = asPg(path.join(this.bin, 'pg_ctl'),
       ['-D', this.dataDir, '-l', this.logPath, '-w', '-t', '60', '-o', opts, 'start']);
     try {
-      await run(cmd, args);
+      // The server inherits PG_MALLOC_TUNABLES (see there) unless the
+      // caller's environment sets glibc tunables itself.
+      await run(cmd, args, { env: { GLIBC_TUNABLES: PG_MALLOC_TUNABLES, ...process.env } });
     } catch (e) {
       e.message += `\n--- ${this.logPath}\n${tail(this.logPath)}`;
       throw e;
