@@ -102,10 +102,13 @@ function pgBinDir() {
 // page, for the next. On this VM a page fault is a VM exit: a technician's
 // ListOrders (a custom-planned UNION) spent most of its time there and ran
 // at a third of the rate it has when a backend keeps up to 64 MB of free
-// heap (docs/performance.md, docs/operations.md). One tunable only: Debian
-// 12's ld.so cuts GLIBC_TUNABLES at its first ':' in the environment it
-// passes on, so pg_ctl's child would see the first one alone.
-export const PG_MALLOC_TUNABLES = 'glibc.malloc.trim_threshold=67108864';
+// heap (docs/performance.md, docs/operations.md). Setting one malloc
+// parameter turns off glibc's sliding mmap threshold, so it is set too:
+// with the trim threshold alone every block over 128 kB was mapped and
+// unmapped again, and SearchActivity ran 2.5x slower. The MALLOC_*_
+// variables, one per parameter, because Debian 12's ld.so passes on only
+// the first entry of GLIBC_TUNABLES to a child process.
+export const PG_MALLOC_ENV = { MALLOC_TRIM_THRESHOLD_: '67108864', MALLOC_MMAP_THRESHOLD_: '33554432' };
 
 const isRoot = () => typeof process.getuid === 'function' && process.getuid() === 0;
 
@@ -186,9 +189,9 @@ class Postgres {
     const [cmd, args] = asPg(path.join(this.bin, 'pg_ctl'),
       ['-D', this.dataDir, '-l', this.logPath, '-w', '-t', '60', '-o', opts, 'start']);
     try {
-      // The server inherits PG_MALLOC_TUNABLES (see there) unless the
-      // caller's environment sets glibc tunables itself.
-      await run(cmd, args, { env: { GLIBC_TUNABLES: PG_MALLOC_TUNABLES, ...process.env } });
+      // The server inherits PG_MALLOC_ENV (see there) unless the caller's
+      // environment sets those variables itself.
+      await run(cmd, args, { env: { ...PG_MALLOC_ENV, ...process.env } });
     } catch (e) {
       e.message += `\n--- ${this.logPath}\n${tail(this.logPath)}`;
       throw e;
