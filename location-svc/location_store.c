@@ -626,9 +626,9 @@ static kn_code packages_by_ids(kn_pg *pg, kn_arena *a, const char *tenant, const
     return KN_OK;
 }
 
-/* Ends a transaction over a package set: on success the answer (packages
- * ids) is read inside it, where the locked rows are what the commit makes,
- * and the COMMIT rides with that read (one round trip for both). */
+/* Ends a transaction over a package set: on success the answer (the
+ * packages `ids`) is read inside it, where the locked rows are what the
+ * commit makes, and the COMMIT rides with that read (one round trip). */
 static kn_code finish_read(kn_pg *pg, kn_code rc, kn_arena *a, const char *tenant,
                            const char *const *ids, size_t n, loc_page *out, kn_status *st)
 {

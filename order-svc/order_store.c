@@ -660,11 +660,11 @@ static const kn_pg_stmt order_list_tech = {
     "ORDER BY create_time DESC, id DESC LIMIT $16) o" LIST_ORDER,
     16};
 
-/* The two above at one location ($3): orders_list_assignee_location leads
- * with (assignee_key, location_id), so each range is read in key order
- * from its first matching row instead of walking every location's rows of
- * the assignee (technician + location at 1M rows: 317 buffers, most of
- * them index pages of other locations, without it). */
+/* order_list_assignee and order_list_tech at one location ($3):
+ * orders_list_assignee_location leads with (assignee_key, location_id), so
+ * each range is read in key order from its first matching row instead of
+ * walking the assignee's rows of every location (technician + location at
+ * 1M rows: 317 buffers, most of them other locations' index pages). */
 static const kn_pg_stmt order_list_assignee_loc = {
     "order_list_assignee_loc",
     "SELECT " ORDER_LIST_COLS " FROM orders o WHERE o.tenant_id = $1 AND o.assignee_key = $2"
@@ -703,7 +703,7 @@ kn_code order_store_list(kn_pg *pg, kn_arena *a, const char *tenant, const order
     const char *filters[] = {pl->status_lo, pl->status_hi, pl->type_lo, pl->type_hi, pl->loc_lo,
                              pl->loc_hi,    pl->akey_lo,   pl->akey_hi, pl->date_lo, pl->date_hi,
                              pl->time_lo,   cur_t,         cursor_id,   lim};
-    const char *params[18];
+    const char *params[17]; /* tenant, lead, lead_loc, the 14 filters */
     size_t k = 0;
     params[k++] = tenant;
     const kn_pg_stmt *stmt = &order_list_all;

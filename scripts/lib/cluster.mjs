@@ -108,7 +108,7 @@ function pgBinDir() {
 // unmapped again, and SearchActivity ran 2.5x slower. The MALLOC_*_
 // variables, one per parameter, because Debian 12's ld.so passes on only
 // the first entry of GLIBC_TUNABLES to a child process.
-export const PG_MALLOC_ENV = { MALLOC_TRIM_THRESHOLD_: '67108864', MALLOC_MMAP_THRESHOLD_: '33554432' };
+const PG_MALLOC_ENV = { MALLOC_TRIM_THRESHOLD_: '67108864', MALLOC_MMAP_THRESHOLD_: '33554432' };
 
 const isRoot = () => typeof process.getuid === 'function' && process.getuid() === 0;
 
