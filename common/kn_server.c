@@ -10,6 +10,7 @@
 #include "kn_server.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -115,6 +116,9 @@ struct kn_wk {
     kn_call *watchers;
     int seen_health;
     int seen_stopping;
+    /* Generated request ids: a random prefix per worker and a counter. */
+    char rid_prefix[17];
+    uint64_t rid_next;
 };
 
 struct kn_server {
@@ -541,11 +545,9 @@ static const char *kn_request_id(kn_call *c)
         if (ok)
             return kn_arena_strndup(c->w->arena, (const char *)p, n);
     }
-    unsigned char rnd[16];
-    char *hex = kn_arena_alloc(c->w->arena, sizeof rnd * 2 + 1);
-    randombytes_buf(rnd, sizeof rnd);
-    sodium_bin2hex(hex, sizeof rnd * 2 + 1, rnd, sizeof rnd);
-    return hex;
+    /* An id must be unique, not secret: a getrandom() per call cost more
+     * than the rest of a Health check's own work. */
+    return kn_arena_sprintf(c->w->arena, "%s%016" PRIx64, c->w->rid_prefix, c->w->rid_next++);
 }
 
 static const kn_method *kn_find_method(kn_server *s, const grpc_slice *path)
@@ -744,12 +746,13 @@ static void kn_on_new(kn_call *c, int ok)
     }
     c->start_us = kn_now_us();
     c->deadline = gpr_convert_clock_type(c->details.deadline, GPR_CLOCK_MONOTONIC);
-    grpc_op ops[2];
-    memset(ops, 0, sizeof ops);
-    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-    ops[1].op = GRPC_OP_RECV_MESSAGE;
-    ops[1].data.recv_message.recv_message = &c->recv_buf;
-    grpc_call_error e = grpc_call_start_batch(c->gc, ops, 2, &c->t_recv, NULL);
+    /* The initial metadata waits for the answer: sent now, it would leave
+     * in a write (and wake the client) of its own. */
+    grpc_op op;
+    memset(&op, 0, sizeof op);
+    op.op = GRPC_OP_RECV_MESSAGE;
+    op.data.recv_message.recv_message = &c->recv_buf;
+    grpc_call_error e = grpc_call_start_batch(c->gc, &op, 1, &c->t_recv, NULL);
     if (e != GRPC_CALL_OK) {
         kn_log_error("grpc_call_start_batch (receive) failed: %d", (int)e);
         kn_slot_free(c);
@@ -767,11 +770,12 @@ static void kn_on_recv(kn_call *c, int ok)
     if (code == KN_OK && c->m->flags & KN_METHOD_WATCH) {
         kn_log_call(c, code);
         /* The stream lives on: its close op tells when the client leaves. */
-        grpc_op op;
-        memset(&op, 0, sizeof op);
-        op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
-        op.data.recv_close_on_server.cancelled = &c->cancelled;
-        if (grpc_call_start_batch(c->gc, &op, 1, &c->t_wclose, NULL) != GRPC_CALL_OK) {
+        grpc_op wops[2];
+        memset(wops, 0, sizeof wops);
+        wops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+        wops[1].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+        wops[1].data.recv_close_on_server.cancelled = &c->cancelled;
+        if (grpc_call_start_batch(c->gc, wops, 2, &c->t_wclose, NULL) != GRPC_CALL_OK) {
             kn_log_error("grpc_call_start_batch (watch close) failed");
             kn_slot_free(c);
             kn_arena_reset(w->arena);
@@ -793,9 +797,10 @@ static void kn_on_recv(kn_call *c, int ok)
     kn_set_status_details(c, code == KN_OK ? "" : c->st.message);
     kn_log_call(c, code);
 
-    grpc_op ops[3];
+    grpc_op ops[4];
     memset(ops, 0, sizeof ops);
     size_t n = 0;
+    ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
     if (code == KN_OK) {
         ops[n].op = GRPC_OP_SEND_MESSAGE;
         ops[n].data.send_message.send_message = c->send_buf;
@@ -961,6 +966,9 @@ static void *kn_worker_main(void *arg)
     kn_wk *w = arg;
     kn_server *s = w->s;
     w->arena = kn_arena_new((size_t)64 * 1024);
+    unsigned char rnd[8];
+    randombytes_buf(rnd, sizeof rnd);
+    sodium_bin2hex(w->rid_prefix, sizeof w->rid_prefix, rnd, sizeof rnd);
     if (s->cfg.worker_init != NULL)
         w->ctx = s->cfg.worker_init(w->index, s->cfg.ud);
     w->seen_health = atomic_load(&s->health);
