@@ -184,76 +184,110 @@ static kn_code kn_status_code(grpc_status_code s)
     return (kn_code)s;
 }
 
-/* On KN_OK *resp holds the response bytes (the caller unrefs). */
-static kn_code kn_attempt(kn_channel *ch, const char *path, grpc_slice req, gpr_timespec deadline,
-                          const kn_call_opts *o, grpc_slice *resp, kn_status *st)
+/* One attempt in flight on the calling thread's queue, its tag the struct
+ * itself: several can be in flight at once (kn_channel_call_all). */
+typedef struct {
+    grpc_call *call;
+    const char *path;
+    grpc_metadata md[KN_MD_MAX];
+    size_t nmd;
+    grpc_byte_buffer *send;
+    grpc_byte_buffer *recv;
+    grpc_metadata_array init_md, trailing_md;
+    grpc_status_code status;
+    grpc_slice details;
+} kn_pending;
+
+static void kn_pending_destroy(kn_pending *p)
+{
+    for (size_t i = 0; i < p->nmd; i++)
+        grpc_slice_unref(p->md[i].value);
+    grpc_byte_buffer_destroy(p->send);
+    if (p->recv != NULL)
+        grpc_byte_buffer_destroy(p->recv);
+    grpc_metadata_array_destroy(&p->init_md);
+    grpc_metadata_array_destroy(&p->trailing_md);
+    grpc_slice_unref(p->details);
+    grpc_call_unref(p->call);
+}
+
+/* KN_OK: the batch is in flight and kn_attempt_finish must follow;
+ * otherwise nothing is left to clean up. */
+static kn_code kn_attempt_start(kn_channel *ch, const char *path, grpc_slice req,
+                                gpr_timespec deadline, const kn_call_opts *o, kn_pending *p,
+                                kn_status *st)
 {
     grpc_completion_queue *cq = kn_thread_cq();
+    memset(p, 0, sizeof *p);
+    p->path = path;
     grpc_slice method = grpc_slice_from_copied_string(path);
-    grpc_call *call = grpc_channel_create_call(ch->ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq, method,
-                                               NULL, deadline, NULL);
+    p->call = grpc_channel_create_call(ch->ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq, method, NULL,
+                                       deadline, NULL);
     grpc_slice_unref(method);
-    if (call == NULL)
+    if (p->call == NULL)
         return kn_status_set(st, KN_INTERNAL, "cannot create a call to %s", path);
 
-    grpc_metadata md[KN_MD_MAX];
-    size_t nmd = kn_call_md(o, md);
-
-    grpc_byte_buffer *send = grpc_raw_byte_buffer_create(&req, 1);
-    grpc_byte_buffer *recv = NULL;
-    grpc_metadata_array init_md, trailing_md;
-    grpc_metadata_array_init(&init_md);
-    grpc_metadata_array_init(&trailing_md);
-    grpc_status_code status = GRPC_STATUS_UNKNOWN;
-    grpc_slice details = grpc_empty_slice();
+    p->nmd = kn_call_md(o, p->md);
+    p->send = grpc_raw_byte_buffer_create(&req, 1);
+    grpc_metadata_array_init(&p->init_md);
+    grpc_metadata_array_init(&p->trailing_md);
+    p->status = GRPC_STATUS_UNKNOWN;
+    p->details = grpc_empty_slice();
 
     grpc_op ops[6];
     memset(ops, 0, sizeof ops);
     ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-    ops[0].data.send_initial_metadata.count = nmd;
-    ops[0].data.send_initial_metadata.metadata = nmd > 0 ? md : NULL;
+    ops[0].data.send_initial_metadata.count = p->nmd;
+    ops[0].data.send_initial_metadata.metadata = p->nmd > 0 ? p->md : NULL;
     ops[1].op = GRPC_OP_SEND_MESSAGE;
-    ops[1].data.send_message.send_message = send;
+    ops[1].data.send_message.send_message = p->send;
     ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
     ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
-    ops[3].data.recv_initial_metadata.recv_initial_metadata = &init_md;
+    ops[3].data.recv_initial_metadata.recv_initial_metadata = &p->init_md;
     ops[4].op = GRPC_OP_RECV_MESSAGE;
-    ops[4].data.recv_message.recv_message = &recv;
+    ops[4].data.recv_message.recv_message = &p->recv;
     ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
-    ops[5].data.recv_status_on_client.trailing_metadata = &trailing_md;
-    ops[5].data.recv_status_on_client.status = &status;
-    ops[5].data.recv_status_on_client.status_details = &details;
+    ops[5].data.recv_status_on_client.trailing_metadata = &p->trailing_md;
+    ops[5].data.recv_status_on_client.status = &p->status;
+    ops[5].data.recv_status_on_client.status_details = &p->details;
 
-    kn_code code;
-    int tag;
-    grpc_call_error e = grpc_call_start_batch(call, ops, 6, &tag, NULL);
+    grpc_call_error e = grpc_call_start_batch(p->call, ops, 6, p, NULL);
     if (e != GRPC_CALL_OK) {
+        kn_pending_destroy(p);
         /* e.g. a header value with characters HTTP/2 forbids */
-        code = kn_status_set(st, KN_INTERNAL, "cannot start a call to %s (error %d)", path, (int)e);
-        goto done;
+        return kn_status_set(st, KN_INTERNAL, "cannot start a call to %s (error %d)", path, (int)e);
     }
-    grpc_event ev = grpc_completion_queue_pluck(cq, &tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    return KN_OK;
+}
+
+/* Waits for the attempt; on KN_OK *resp holds the response bytes (the
+ * caller unrefs). */
+static kn_code kn_attempt_finish(kn_pending *p, grpc_slice *resp, kn_status *st)
+{
+    kn_code code;
+    grpc_event ev =
+        grpc_completion_queue_pluck(kn_thread_cq(), p, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
     if (ev.type != GRPC_OP_COMPLETE) {
-        code = kn_status_set(st, KN_INTERNAL, "call to %s did not complete", path);
+        code = kn_status_set(st, KN_INTERNAL, "call to %s did not complete", p->path);
         goto done;
     }
-    code = kn_status_code(status);
+    code = kn_status_code(p->status);
     if (code != KN_OK) {
-        size_t n = GRPC_SLICE_LENGTH(details);
+        size_t n = GRPC_SLICE_LENGTH(p->details);
         if (n >= sizeof st->message)
             n = sizeof st->message - 1;
         st->code = code;
-        memcpy(st->message, GRPC_SLICE_START_PTR(details), n);
+        memcpy(st->message, GRPC_SLICE_START_PTR(p->details), n);
         st->message[n] = '\0';
         goto done;
     }
-    if (recv == NULL) {
-        code = kn_status_set(st, KN_INTERNAL, "%s answered OK without a message", path);
+    if (p->recv == NULL) {
+        code = kn_status_set(st, KN_INTERNAL, "%s answered OK without a message", p->path);
         goto done;
     }
     grpc_byte_buffer_reader r;
-    if (!grpc_byte_buffer_reader_init(&r, recv)) {
-        code = kn_status_set(st, KN_INTERNAL, "cannot read the response of %s", path);
+    if (!grpc_byte_buffer_reader_init(&r, p->recv)) {
+        code = kn_status_set(st, KN_INTERNAL, "cannot read the response of %s", p->path);
         goto done;
     }
     *resp = grpc_byte_buffer_reader_readall(&r);
@@ -261,16 +295,19 @@ static kn_code kn_attempt(kn_channel *ch, const char *path, grpc_slice req, gpr_
     kn_status_clear(st);
 
 done:
-    for (size_t i = 0; i < nmd; i++)
-        grpc_slice_unref(md[i].value);
-    grpc_byte_buffer_destroy(send);
-    if (recv != NULL)
-        grpc_byte_buffer_destroy(recv);
-    grpc_metadata_array_destroy(&init_md);
-    grpc_metadata_array_destroy(&trailing_md);
-    grpc_slice_unref(details);
-    grpc_call_unref(call);
+    kn_pending_destroy(p);
     return code;
+}
+
+/* On KN_OK *resp holds the response bytes (the caller unrefs). */
+static kn_code kn_attempt(kn_channel *ch, const char *path, grpc_slice req, gpr_timespec deadline,
+                          const kn_call_opts *o, grpc_slice *resp, kn_status *st)
+{
+    kn_pending p;
+    kn_code code = kn_attempt_start(ch, path, req, deadline, o, &p, st);
+    if (code != KN_OK)
+        return code;
+    return kn_attempt_finish(&p, resp, st);
 }
 
 static int64_t kn_ms_until(gpr_timespec deadline)
@@ -296,32 +333,105 @@ static int64_t kn_backoff_ms(int i)
     return base / 2 + (int64_t)randombytes_uniform((uint32_t)base + 1);
 }
 
-/* Retries UNAVAILABLE of idempotent calls with exponential backoff and
- * jitter, never past the deadline. */
-static kn_code kn_invoke(kn_channel *ch, const char *path, grpc_slice req, const kn_call_opts *o,
-                         grpc_slice *resp, kn_status *st)
+/* After `done` attempts that ended in code: retries UNAVAILABLE of
+ * idempotent calls with exponential backoff and jitter, never past the
+ * deadline. */
+static kn_code kn_retry(kn_channel *ch, const char *path, grpc_slice req, const kn_call_opts *o,
+                        gpr_timespec deadline, int done, kn_code code, grpc_slice *resp,
+                        kn_status *st)
 {
-    static const kn_call_opts none;
-    if (o == NULL)
-        o = &none;
-    kn_status_clear(st);
-    if (ch == NULL)
-        return kn_status_set(st, KN_UNAVAILABLE, "no channel for %s", path);
     int attempts = kn_attempts(o);
-    gpr_timespec deadline = kn_deadline(o);
-    kn_code code = KN_UNAVAILABLE;
-    for (int i = 1;; i++) {
-        code = kn_attempt(ch, path, req, deadline, o, resp, st);
-        if (code != KN_UNAVAILABLE || i >= attempts)
-            break;
+    for (int i = done; code == KN_UNAVAILABLE && i < attempts; i++) {
         int64_t sleep_ms = kn_backoff_ms(i);
         if (kn_ms_until(deadline) <= sleep_ms)
             break;
         struct timespec ts = {(time_t)(sleep_ms / 1000), (long)(sleep_ms % 1000) * 1000000L};
         while (nanosleep(&ts, &ts) != 0) {
         }
+        code = kn_attempt(ch, path, req, deadline, o, resp, st);
     }
     return code;
+}
+
+static const kn_call_opts kn_no_opts;
+
+static kn_code kn_invoke(kn_channel *ch, const char *path, grpc_slice req, const kn_call_opts *o,
+                         grpc_slice *resp, kn_status *st)
+{
+    if (o == NULL)
+        o = &kn_no_opts;
+    kn_status_clear(st);
+    if (ch == NULL)
+        return kn_status_set(st, KN_UNAVAILABLE, "no channel for %s", path);
+    gpr_timespec deadline = kn_deadline(o);
+    kn_code code = kn_attempt(ch, path, req, deadline, o, resp, st);
+    return kn_retry(ch, path, req, o, deadline, 1, code, resp, st);
+}
+
+static grpc_slice kn_encode(const ProtobufCMessage *req)
+{
+    size_t n = protobuf_c_message_get_packed_size(req);
+    grpc_slice in = grpc_slice_malloc(n);
+    protobuf_c_message_pack(req, GRPC_SLICE_START_PTR(in));
+    return in;
+}
+
+static kn_code kn_decode(const ProtobufCMessageDescriptor *resp_desc, kn_arena *arena,
+                         grpc_slice out, const char *path, ProtobufCMessage **resp, kn_status *st)
+{
+    *resp = protobuf_c_message_unpack(resp_desc, kn_arena_allocator(arena), GRPC_SLICE_LENGTH(out),
+                                      GRPC_SLICE_START_PTR(out));
+    if (*resp == NULL)
+        return kn_status_set(st, KN_INTERNAL, "cannot decode the %s answered by %s",
+                             resp_desc->name, path);
+    return KN_OK;
+}
+
+void kn_channel_call_all(kn_call_spec *calls, size_t n, kn_arena *arena)
+{
+    kn_pending p[KN_CALL_ALL_MAX];
+    grpc_slice in[KN_CALL_ALL_MAX], out[KN_CALL_ALL_MAX];
+    gpr_timespec deadline[KN_CALL_ALL_MAX];
+    int started[KN_CALL_ALL_MAX];
+    if (n > KN_CALL_ALL_MAX) {
+        for (size_t i = KN_CALL_ALL_MAX; i < n; i++) {
+            calls[i].resp = NULL;
+            calls[i].code =
+                kn_status_set(&calls[i].st, KN_INTERNAL, "kn_channel_call_all: more than %d calls",
+                              KN_CALL_ALL_MAX);
+        }
+        n = KN_CALL_ALL_MAX;
+    }
+    for (size_t i = 0; i < n; i++) {
+        kn_call_spec *c = &calls[i];
+        c->resp = NULL;
+        kn_status_clear(&c->st);
+        in[i] = kn_encode(c->req);
+        out[i] = grpc_empty_slice();
+        deadline[i] = kn_deadline(&c->opts);
+        started[i] = 0;
+        if (c->ch == NULL) {
+            c->code = kn_status_set(&c->st, KN_UNAVAILABLE, "no channel for %s", c->method_path);
+            continue;
+        }
+        c->code =
+            kn_attempt_start(c->ch, c->method_path, in[i], deadline[i], &c->opts, &p[i], &c->st);
+        started[i] = c->code == KN_OK;
+    }
+    /* Each pluck takes its own tag; the others' completions wait in the
+     * queue for theirs. */
+    for (size_t i = 0; i < n; i++) {
+        kn_call_spec *c = &calls[i];
+        if (started[i])
+            c->code = kn_attempt_finish(&p[i], &out[i], &c->st);
+        if (c->ch != NULL)
+            c->code = kn_retry(c->ch, c->method_path, in[i], &c->opts, deadline[i], 1, c->code,
+                               &out[i], &c->st);
+        if (c->code == KN_OK)
+            c->code = kn_decode(c->resp_desc, arena, out[i], c->method_path, &c->resp, &c->st);
+        grpc_slice_unref(in[i]);
+        grpc_slice_unref(out[i]);
+    }
 }
 
 kn_code kn_channel_call_raw(kn_channel *ch, const char *method_path, const void *req,
@@ -348,51 +458,51 @@ kn_code kn_channel_call(kn_channel *ch, const char *method_path, const ProtobufC
                         kn_arena *arena, const kn_call_opts *opts, kn_status *st)
 {
     *resp = NULL;
-    size_t n = protobuf_c_message_get_packed_size(req);
-    grpc_slice in = grpc_slice_malloc(n);
-    protobuf_c_message_pack(req, GRPC_SLICE_START_PTR(in));
+    grpc_slice in = kn_encode(req);
     grpc_slice out = grpc_empty_slice();
     kn_code code = kn_invoke(ch, method_path, in, opts, &out, st);
     grpc_slice_unref(in);
-    if (code == KN_OK) {
-        *resp = protobuf_c_message_unpack(resp_desc, kn_arena_allocator(arena),
-                                          GRPC_SLICE_LENGTH(out), GRPC_SLICE_START_PTR(out));
-        if (*resp == NULL)
-            code = kn_status_set(st, KN_INTERNAL, "cannot decode the %s answered by %s",
-                                 resp_desc->name, method_path);
-    }
+    if (code == KN_OK)
+        code = kn_decode(resp_desc, arena, out, method_path, resp, st);
     grpc_slice_unref(out);
     return code;
+}
+
+kn_code kn_call_downstream_opts(kn_call *parent, const char *method_path, int idempotent,
+                                kn_call_opts *o, kn_status *st)
+{
+    kn_arena *a = kn_call_arena(parent);
+    int64_t left = kn_call_remaining_ms(parent);
+    memset(o, 0, sizeof *o);
+    if (left <= 0)
+        return kn_status_set(st, KN_DEADLINE_EXCEEDED, "deadline exceeded before calling %s",
+                             method_path);
+    o->timeout_ms = (int)(left < KN_DOWNSTREAM_MAX_MS ? left : KN_DOWNSTREAM_MAX_MS);
+    o->idempotent = idempotent;
+    const char *tok = kn_call_token(parent);
+    if (*tok != '\0')
+        o->authorization = kn_arena_sprintf(a, "Bearer %s", tok);
+    o->request_id = kn_call_request_id(parent);
+    const unsigned char *secret;
+    size_t secret_len;
+    kn_call_internal_secret(parent, &secret, &secret_len);
+    if (secret_len > 0) {
+        o->caller_service = kn_call_service_name(parent);
+        o->internal_secret = secret;
+        o->internal_secret_len = secret_len;
+    }
+    return KN_OK;
 }
 
 kn_code kn_call_downstream(kn_call *parent, kn_channel *ch, const char *method_path,
                            const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
                            ProtobufCMessage **resp, int idempotent, kn_status *st)
 {
-    kn_arena *a = kn_call_arena(parent);
-    int64_t left = kn_call_remaining_ms(parent);
-    if (left <= 0) {
-        *resp = NULL;
-        return kn_status_set(st, KN_DEADLINE_EXCEEDED, "deadline exceeded before calling %s",
-                             method_path);
-    }
     kn_call_opts o;
-    memset(&o, 0, sizeof o);
-    o.timeout_ms = (int)(left < KN_DOWNSTREAM_MAX_MS ? left : KN_DOWNSTREAM_MAX_MS);
-    o.idempotent = idempotent;
-    const char *tok = kn_call_token(parent);
-    if (*tok != '\0')
-        o.authorization = kn_arena_sprintf(a, "Bearer %s", tok);
-    o.request_id = kn_call_request_id(parent);
-    const unsigned char *secret;
-    size_t secret_len;
-    kn_call_internal_secret(parent, &secret, &secret_len);
-    if (secret_len > 0) {
-        o.caller_service = kn_call_service_name(parent);
-        o.internal_secret = secret;
-        o.internal_secret_len = secret_len;
-    }
-    return kn_channel_call(ch, method_path, req, resp_desc, resp, a, &o, st);
+    *resp = NULL;
+    if (kn_call_downstream_opts(parent, method_path, idempotent, &o, st) != KN_OK)
+        return st->code;
+    return kn_channel_call(ch, method_path, req, resp_desc, resp, kn_call_arena(parent), &o, st);
 }
 
 int kn_channel_health(kn_channel *ch, const char *service, int timeout_ms)

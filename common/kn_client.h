@@ -47,6 +47,34 @@ kn_code kn_call_downstream(kn_call *parent, kn_channel *ch, const char *method_p
                            const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
                            ProtobufCMessage **resp, int idempotent, kn_status *st);
 
+/* The options kn_call_downstream uses: the caller's token, request id and
+ * deadline, signed as this service (strings in the call's arena).
+ * KN_DEADLINE_EXCEEDED when the caller has no time left. */
+kn_code kn_call_downstream_opts(kn_call *parent, const char *method_path, int idempotent,
+                                kn_call_opts *o, kn_status *st);
+
+/* One call of kn_channel_call_all: the inputs, then what kn_channel_call
+ * would have returned. */
+typedef struct {
+    kn_channel *ch;
+    const char *method_path;
+    const ProtobufCMessage *req;
+    const ProtobufCMessageDescriptor *resp_desc;
+    kn_call_opts opts;
+    kn_code code;
+    kn_status st;
+    ProtobufCMessage *resp; /* decoded into the arena on KN_OK */
+} kn_call_spec;
+
+#define KN_CALL_ALL_MAX 8
+
+/* Runs up to KN_CALL_ALL_MAX calls at once from the calling thread (on its
+ * own queue, as kn_channel_call does) and returns when every one has
+ * answered: a chain of independent calls costs the slowest of them, not
+ * their sum. UNAVAILABLE of an idempotent call is then retried as
+ * kn_channel_call would. */
+void kn_channel_call_all(kn_call_spec *calls, size_t n, kn_arena *arena);
+
 /* The same with the message already encoded (tools, tests, proxies): the
  * response bytes are copied into arena (*resp_len may be 0). */
 kn_code kn_channel_call_raw(kn_channel *ch, const char *method_path, const void *req,
