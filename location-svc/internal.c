@@ -48,11 +48,13 @@ LOC_HANDLER(detach_packages)
     loc_ids doors = {0};
     /* No package_ids: every package of the order (a cancel). */
     if (kn_check_uuid("order_id", r->order_id, &st) != KN_OK ||
-        loc_check_ids("package_ids", r->package_ids, r->n_package_ids, 0, &st) != KN_OK)
+        loc_check_ids("package_ids", r->package_ids, r->n_package_ids, 0, &st) != KN_OK ||
+        kn_check_uuid_opt("assignee_user_id", r->assignee_user_id, &st) != KN_OK)
         return kn_call_fail(call, &st);
     loc_ctx_from_call(call, &cx);
     if (loc_store_detach_packages(loc_pg(call), a, &cx, r->order_id, r->package_ids,
-                                  r->n_package_ids, &page, &doors, &st) != KN_OK)
+                                  r->n_package_ids, r->set_assignee ? r->assignee_user_id : NULL,
+                                  &page, &doors, &st) != KN_OK)
         return kn_call_fail(call, &st);
     loc_cache_del_doors(call, doors.ids, doors.n);
     *resp = packages_resp(a, &konnect__location__v1__detach_packages_response__descriptor, &page);
@@ -69,7 +71,8 @@ LOC_HANDLER(set_package_assignee)
     loc_ids doors = {0};
     if (kn_check_uuid_opt("assignee_user_id", r->assignee_user_id, &st) != KN_OK ||
         kn_check_uuid_opt("order_id", r->order_id, &st) != KN_OK ||
-        loc_check_ids("package_ids", r->package_ids, r->n_package_ids, 1, &st) != KN_OK)
+        loc_check_ids("package_ids", r->package_ids, r->n_package_ids, r->order_id[0] ? 0 : 1,
+                      &st) != KN_OK)
         return kn_call_fail(call, &st);
     if (r->fencing_token < 0)
         return kn_call_error(call, KN_INVALID_ARGUMENT, "fencing_token: must not be negative");

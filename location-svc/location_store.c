@@ -1129,18 +1129,19 @@ done:
 }
 
 kn_code loc_store_detach_packages(kn_pg *pg, kn_arena *a, const loc_ctx *cx, const char *order_id,
-                                  char **ids, size_t n, loc_page *out, loc_ids *doors,
-                                  kn_status *st)
+                                  char **ids, size_t n, const char *assignee, loc_page *out,
+                                  loc_ids *doors, kn_status *st)
 {
     kn_code rc;
     pkg_set s = {0};
-    id_list del;
+    id_list del, changed;
     doors->n = 0;
     if ((rc = kn_pg_begin(pg, st)) != KN_OK)
         return rc;
     if ((rc = lock_packages(pg, a, cx->tenant, ids, n, order_id, NULL, &s, st)) != KN_OK)
         goto done;
     id_list_init(a, &del, s.n);
+    id_list_init(a, &changed, s.n);
     for (size_t i = 0; i < s.n; i++) {
         const pkg_lock *k = &s.rows[i];
         if (!k->order_id[0])
@@ -1156,7 +1157,14 @@ kn_code loc_store_detach_packages(kn_pg *pg, kn_arena *a, const loc_ctx *cx, con
             goto done;
         }
         del.ids[del.n++] = k->id;
+        if (assignee && strcasecmp(k->assignee, assignee) != 0)
+            changed.ids[changed.n++] = k->id;
     }
+    /* The token stays (0 never raises it): the package keeps the newest one
+     * it saw, and a retry of the change undone here is refused as stale. */
+    if ((rc = apply_assignee(pg, a, cx, &changed, &changed, assignee ? assignee : "", 0, st)) !=
+        KN_OK)
+        goto done;
     if (del.n > 0) {
         const char *arr = ids_array(a, del.ids, del.n);
         const char *p[] = {cx->tenant, arr, "", ""};
@@ -1181,8 +1189,8 @@ kn_code loc_store_set_assignee(kn_pg *pg, kn_arena *a, const loc_ctx *cx,
     doors->n = 0;
     if ((rc = kn_pg_begin(pg, st)) != KN_OK)
         return rc;
-    if ((rc = lock_packages(pg, a, cx->tenant, req->package_ids, req->n_package_ids, NULL, NULL, &s,
-                            st)) != KN_OK)
+    if ((rc = lock_packages(pg, a, cx->tenant, req->package_ids, req->n_package_ids,
+                            req->n_package_ids == 0 ? order_id : NULL, NULL, &s, st)) != KN_OK)
         goto done;
     id_list_init(a, &apply, s.n);
     id_list_init(a, &changed, s.n);
@@ -1219,6 +1227,8 @@ kn_code loc_store_set_assignee(kn_pg *pg, kn_arena *a, const loc_ctx *cx,
         goto done;
     doors_of(a, &s, doors);
 done:
+    if (req->n_package_ids == 0)
+        return finish_read(pg, rc, a, cx->tenant, all_ids(a, &s), s.n, out, st);
     return finish_read(pg, rc, a, cx->tenant, (const char *const *)req->package_ids,
                        req->n_package_ids, out, st);
 }

@@ -66,9 +66,12 @@ kn_code loc_store_collect_packages(kn_pg *pg, kn_arena *a, const loc_ctx *cx, ch
 kn_code loc_store_attach_packages(kn_pg *pg, kn_arena *a, const loc_ctx *cx,
                                   const Konnect__Location__V1__AttachPackagesRequest *req,
                                   loc_page *out, loc_ids *doors, kn_status *st);
+/* assignee: NULL leaves the packages' assignee; otherwise they leave the
+ * order with it ("" unassigns). */
 kn_code loc_store_detach_packages(kn_pg *pg, kn_arena *a, const loc_ctx *cx, const char *order_id,
-                                  char **ids, size_t n, loc_page *out, loc_ids *doors,
-                                  kn_status *st);
+                                  char **ids, size_t n, const char *assignee, loc_page *out,
+                                  loc_ids *doors, kn_status *st);
+/* No package_ids with an order_id: every package attached to the order. */
 kn_code loc_store_set_assignee(kn_pg *pg, kn_arena *a, const loc_ctx *cx,
                                const Konnect__Location__V1__SetPackageAssigneeRequest *req,
                                loc_page *out, loc_ids *doors, kn_status *st);

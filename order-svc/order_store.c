@@ -817,7 +817,8 @@ static const kn_pg_stmt q_intent_take = {
     "coalesce(o.status, 0), "
     "coalesce((SELECT string_agg(x::text, ',') FROM unnest(i.package_ids) AS x "
     "  WHERE NOT EXISTS (SELECT 1 FROM order_packages p WHERE p.order_id = i.order_id "
-    "  AND p.package_id = x AND p.holds)), '') "
+    "  AND p.package_id = x AND p.holds)), ''), "
+    "coalesce(o.assignee_user_id::text, '') "
     "FROM order_intents i LEFT JOIN orders o ON o.id = i.order_id "
     "WHERE i.id = $1 FOR UPDATE OF i SKIP LOCKED",
     1};
@@ -841,6 +842,7 @@ kn_code order_store_intent_take(kn_pg *pg, kn_arena *a, const char *intent_id,
         out->type = (int)col_i64(r, 0, 5);
         out->order_status = (int)col_i64(r, 0, 6);
         out->detach = split(a, col(r, a, 0, 7), ',', &out->ndetach);
+        out->assignee = col(r, a, 0, 8);
     }
     PQclear(r);
     return rc;

@@ -131,6 +131,7 @@ typedef struct {
     char *id, *tenant, *order_id, *kind, *location;
     int type;
     int order_status; /* 0 = no order */
+    char *assignee;   /* the order's, "" when unassigned or no order */
     char **detach;    /* intent packages the order does not hold */
     size_t ndetach;
 } order_intent_row;

@@ -222,6 +222,11 @@ void order_detach_after_commit(kn_call *call, const order_row *row, char *const 
     d->order_id = row->id;
     d->n_package_ids = n;
     d->package_ids = (char **)ids;
+    /* They leave with the order's assignee: see assign-svc's AssignOrder,
+     * whose package change runs beside the order's and may have reached
+     * packages of an order cancelled meanwhile. */
+    d->set_assignee = 1;
+    d->assignee_user_id = row->assignee;
     if (kn_call_downstream(call, order_location_channel, LOC_PATH("DetachPackages"), &d->base,
                            &konnect__location__v1__detach_packages_response__descriptor, &out, 1,
                            &st) == KN_OK ||

@@ -46,6 +46,9 @@ static kn_code repair_one(kn_worker *w, kn_arena *a, const order_intent_row *it,
         d->order_id = it->order_id;
         d->n_package_ids = it->ndetach;
         d->package_ids = it->detach;
+        /* As order_detach_after_commit does, when the order exists. */
+        d->set_assignee = it->order_status != 0;
+        d->assignee_user_id = it->assignee;
         return kn_channel_call(order_location_channel, LOC_PATH("DetachPackages"), &d->base,
                                &konnect__location__v1__detach_packages_response__descriptor, &out,
                                a, &opts, st);

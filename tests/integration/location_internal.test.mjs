@@ -1,5 +1,6 @@
 // location-svc internal RPCs (order-svc / assign-svc callers): attach and
-// detach with their race, fenced package assignment, collecting an order,
+// detach with their race, fenced package assignment (by ids or by order),
+// detach with the order's assignee, collecting an order,
 // and the locker stock with its oversell race.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -132,6 +133,48 @@ test('SetPackageAssignee: fencing', async () => {
   await rejects(set(t.techB, 8), Status.FAILED_PRECONDITION, /order/);
   const viaOrder = await set(t.techB, 8, { order_id: o });
   assert.equal(viaOrder.packages[0].assignee_user_id, t.techB);
+});
+
+test('SetPackageAssignee by order: every package attached to it', async () => {
+  const o = c.uuid();
+  const ps = [await t.pkg(loc.id), await t.pkg(loc.id)];
+  const outside = await t.pkg(loc.id);
+  await attach(o, ps.map((p) => p.id), { assignee_user_id: t.techA, fencing_token: 3 });
+  const set = (over) => t.icall('SetPackageAssignee', { assignee_user_id: t.techB, fencing_token: 4, ...over }, t.hq, 'assign-svc');
+  await rejects(set({}), Status.INVALID_ARGUMENT, /package_ids/);
+  const r = await set({ order_id: o });
+  assert.deepEqual(r.packages.map((p) => p.id).sort(), ps.map((p) => p.id).sort(), 'the answer lists the order\'s packages');
+  assert.ok(r.packages.every((p) => p.assignee_user_id === t.techB));
+  assert.equal((await t.call('GetPackage', { id: outside.id })).assignee_user_id, '', 'no other package');
+  const n = await activityCount();
+  await set({ order_id: o });
+  assert.equal(await activityCount(), n, 'a retry changes nothing');
+  await rejects(set({ order_id: o, fencing_token: 2 }), Status.ABORTED, /stale/);
+  // An order with nothing attached (any more): nothing to do, an empty answer.
+  assert.deepEqual((await set({ order_id: c.uuid(), fencing_token: 9 })).packages ?? [], []);
+});
+
+test('detach with the order\'s assignee: a package change the order refused is undone', async () => {
+  const o = c.uuid();
+  const ps = [await t.pkg(loc.id), await t.pkg(loc.id)];
+  await attach(o, ps.map((p) => p.id), { assignee_user_id: t.techA, fencing_token: 5 });
+  // assign-svc's package change ran beside the order's, which refused it
+  // (the order was cancelled meanwhile): the packages carry techB and token 6.
+  await t.icall('SetPackageAssignee', { order_id: o, assignee_user_id: t.techB, fencing_token: 6 }, t.hq, 'assign-svc');
+  await rejects(t.icall('DetachPackages', { order_id: o, set_assignee: true, assignee_user_id: 'x' }), Status.INVALID_ARGUMENT, /assignee_user_id/);
+  const d = await t.icall('DetachPackages', { order_id: o, set_assignee: true, assignee_user_id: t.techA });
+  assert.ok(d.packages.every((p) => p.order_id === '' && p.assignee_user_id === t.techA), 'they leave with the order\'s assignee');
+  const acts = await t.activity(ps[0].id);
+  assert.deepEqual(acts.slice(0, 2).map((a) => a.kind), ['ACTIVITY_KIND_REMOVED_FROM_ORDER', 'ACTIVITY_KIND_ASSIGNED']);
+  assert.equal(acts[1].order_id, o, 'the re-assignment is logged while the package is still in the order');
+  const tokens = await c.sql('location', 'SELECT assignee_token FROM packages WHERE id = ANY($1::uuid[])', [ps.map((p) => p.id)]);
+  assert.ok(tokens.every((r) => Number(r.assignee_token) === 6), 'the token stays: a retry of the undone change is stale');
+  // Without set_assignee the assignee stays, as before.
+  const o2 = c.uuid();
+  const q = await t.pkg(loc.id);
+  await attach(o2, [q.id], { assignee_user_id: t.techB, fencing_token: 7 });
+  const d2 = await t.icall('DetachPackages', { order_id: o2 });
+  assert.equal(d2.packages[0].assignee_user_id, t.techB);
 });
 
 test('collecting an order: only through order-svc, idempotent', async () => {
