@@ -84,6 +84,23 @@ kn_code assign_set_package_assignee(kn_call *call, kn_arena *a, const char *tena
                                     char *const *package_ids, size_t n, const char *user,
                                     int64_t token, const char *order_id, kn_status *st);
 
+/* What assign_set_order_and_packages got back from each side. */
+typedef struct {
+    kn_code order_code;
+    kn_status order_st;
+    Konnect__Order__V1__Order *order; /* on KN_OK */
+    kn_code packages_code;
+    kn_status packages_st;
+    Konnect__Location__V1__SetPackageAssigneeResponse *packages; /* on KN_OK */
+} assign_applied;
+
+/* From a handler: order-svc SetAssignee and location-svc SetPackageAssignee
+ * of every package attached to the order, both with the token and sent at
+ * once (docs/assign-svc.md says why that is safe); UNAVAILABLE of either is
+ * retried as the single calls do. */
+void assign_set_order_and_packages(kn_call *call, kn_arena *a, const char *order_id,
+                                   const char *user, int64_t token, assign_applied *out);
+
 /* Keeps the code of a downstream answer that is about the client's request
  * (NOT_FOUND reworded to name `what` and id); UNAVAILABLE stays; anything
  * else becomes INTERNAL (logged) so that e.g. a misconfigured secret never

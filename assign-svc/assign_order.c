@@ -1,6 +1,7 @@
 /* AssignOrder, UnassignOrder, SelfAssignOrder: the order and its packages
  * get the same assignee, under the lock, with a fencing token. */
 #include <string.h>
+#include <strings.h>
 
 #include "assign.h"
 #include "kn_log.h"
@@ -108,9 +109,14 @@ static kn_code run_order(kn_call *call, const char *order_id, const char *after,
         }
     }
 
-    Konnect__Order__V1__Order *applied = NULL;
-    kn_code c = assign_set_order_assignee(call, a, op.tenant, order_id, after,
-                                          op.entry.fencing_token, &applied, &st);
+    /* The order and its packages at once: the chain costs the slower of
+     * the two. Where the packages ran ahead of an order that refused (it
+     * was cancelled meanwhile), order-svc's detach gives them the order's
+     * assignee back (docs/assign-svc.md). */
+    assign_applied r;
+    assign_set_order_and_packages(call, a, order_id, after, op.entry.fencing_token, &r);
+    kn_code c = r.order_code;
+    st = r.order_st;
     if (c == KN_ABORTED) {
         /* A newer token was applied first: our change is superseded. */
         kn_status fst;
@@ -134,22 +140,36 @@ static kn_code run_order(kn_call *call, const char *order_id, const char *after,
         assign_map_downstream("order", order_id, &st);
         return kn_call_fail(call, &st);
     }
-    if (applied->n_package_ids > 0) {
-        c = assign_set_package_assignee(call, a, op.tenant, applied->package_ids,
-                                        applied->n_package_ids, after, op.entry.fencing_token,
-                                        order_id, &st);
-        if (c == KN_UNAVAILABLE || c == KN_DEADLINE_EXCEEDED || c == KN_INTERNAL ||
-            c == KN_UNKNOWN) {
-            assign_op_leave_pending(&op);
-            assign_map_downstream("location", order_id, &st);
-            return kn_call_fail(call, &st);
+    Konnect__Order__V1__Order *applied = r.order;
+    c = r.packages_code;
+    st = r.packages_st;
+    if (c == KN_OK) {
+        /* A package the order holds but location-svc did not yet count as
+         * the order's when it read them (attached by an edit that committed
+         * just before SetAssignee) follows by id. */
+        char **late = kn_arena_alloc(a, sizeof(char *) * (applied->n_package_ids + 1));
+        size_t nlate = 0;
+        for (size_t i = 0; i < applied->n_package_ids; i++) {
+            int seen = 0;
+            for (size_t j = 0; j < r.packages->n_packages && !seen; j++)
+                seen = strcasecmp(applied->package_ids[i], r.packages->packages[j]->id) == 0;
+            if (!seen)
+                late[nlate++] = applied->package_ids[i];
         }
-        /* ABORTED: a package already carries a newer token (a newer change
-         * of its own won); the order's change stands. */
-        if (c != KN_OK)
-            kn_log_warn("order %s: packages not all updated with token %lld: %s %s", order_id,
-                        (long long)op.entry.fencing_token, kn_code_name(c), st.message);
+        if (nlate > 0)
+            c = assign_set_package_assignee(call, a, op.tenant, late, nlate, after,
+                                            op.entry.fencing_token, order_id, &st);
     }
+    if (c == KN_UNAVAILABLE || c == KN_DEADLINE_EXCEEDED || c == KN_INTERNAL || c == KN_UNKNOWN) {
+        assign_op_leave_pending(&op);
+        assign_map_downstream("location", order_id, &st);
+        return kn_call_fail(call, &st);
+    }
+    /* ABORTED: a package already carries a newer token (a newer change of
+     * its own won); the order's change stands. */
+    if (c != KN_OK)
+        kn_log_warn("order %s: packages not all updated with token %lld: %s %s", order_id,
+                    (long long)op.entry.fencing_token, kn_code_name(c), st.message);
     if (assign_op_finish(&op, ASSIGN_STATE_DONE, applied->package_ids, applied->n_package_ids,
                          &st) != KN_OK)
         return kn_call_fail(call, &st);

@@ -217,6 +217,61 @@ kn_code assign_set_package_assignee(kn_call *call, kn_arena *a, const char *tena
                        st);
 }
 
+void assign_set_order_and_packages(kn_call *call, kn_arena *a, const char *order_id,
+                                   const char *user, int64_t token, assign_applied *out)
+{
+    Konnect__Order__V1__SetAssigneeRequest oreq = KONNECT__ORDER__V1__SET_ASSIGNEE_REQUEST__INIT;
+    oreq.order_id = (char *)order_id;
+    oreq.assignee_user_id = (char *)user;
+    oreq.fencing_token = token;
+    Konnect__Location__V1__SetPackageAssigneeRequest lreq =
+        KONNECT__LOCATION__V1__SET_PACKAGE_ASSIGNEE_REQUEST__INIT;
+    lreq.order_id = (char *)order_id; /* no package_ids: the order's */
+    lreq.assignee_user_id = (char *)user;
+    lreq.fencing_token = token;
+
+    kn_call_spec calls[2];
+    memset(calls, 0, sizeof(calls));
+    calls[0].ch = order_ch;
+    calls[0].method_path = ORDER_SET_ASSIGNEE;
+    calls[0].req = &oreq.base;
+    calls[0].resp_desc = &konnect__order__v1__order__descriptor;
+    calls[1].ch = location_ch;
+    calls[1].method_path = LOCATION_SET_PKG_ASSIGN;
+    calls[1].req = &lreq.base;
+    calls[1].resp_desc = &konnect__location__v1__set_package_assignee_response__descriptor;
+    kn_status st;
+    kn_status_clear(&st);
+    if (kn_call_downstream_opts(call, ORDER_SET_ASSIGNEE, 1, &calls[0].opts, &st) != KN_OK) {
+        out->order_code = out->packages_code = st.code;
+        out->order_st = out->packages_st = st;
+        return;
+    }
+    calls[1].opts = calls[0].opts;
+    kn_channel_call_all(calls, 2, a);
+
+    /* Both are idempotent with the token: a side that stayed UNAVAILABLE
+     * gets the longer retry of the single calls. */
+    ProtobufCMessage *resp = NULL;
+    if (calls[0].code == KN_UNAVAILABLE) {
+        calls[0].code = downstream(call, order_ch, ORDER_SET_ASSIGNEE, &oreq.base,
+                                   &konnect__order__v1__order__descriptor, &resp, &calls[0].st);
+        calls[0].resp = resp;
+    }
+    if (calls[1].code == KN_UNAVAILABLE) {
+        calls[1].code = downstream(
+            call, location_ch, LOCATION_SET_PKG_ASSIGN, &lreq.base,
+            &konnect__location__v1__set_package_assignee_response__descriptor, &resp, &calls[1].st);
+        calls[1].resp = resp;
+    }
+    out->order_code = calls[0].code;
+    out->order_st = calls[0].st;
+    out->order = (Konnect__Order__V1__Order *)calls[0].resp;
+    out->packages_code = calls[1].code;
+    out->packages_st = calls[1].st;
+    out->packages = (Konnect__Location__V1__SetPackageAssigneeResponse *)calls[1].resp;
+}
+
 /* Downstream answers that are about the client's request keep their code;
  * the rest (a misconfigured secret, a bug) must not read as the client's
  * fault. */

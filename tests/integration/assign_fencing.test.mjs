@@ -5,12 +5,15 @@
 //   insert and the downstream calls) cannot overwrite the newer assignment
 //   made meanwhile: order-svc refuses its older fencing token;
 // - kill -9 of the replica between steps 2 and 4: the other replica's repair
-//   loop rolls the pending entry forward, and order, packages and ledger agree.
+//   loop rolls the pending entry forward, and order, packages and ledger agree;
+// - AssignOrder racing CancelOrder: packages whose change ran ahead of an
+//   order that refused it leave the order with the order's assignee.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { startCluster, grpc } from '../../scripts/lib/cluster.mjs';
-import { makeTenant, makeUsers, makeOrders, makeLocation, makePackages, checkOrder } from './assign_fixtures.mjs';
+import { makeTenant, makeUsers, makeOrders, makeLocation, makePackages, checkOrder, codeOf } from './assign_fixtures.mjs';
+import { callerMeta } from './location_helpers.mjs';
 
 const S = grpc.status;
 let c;
@@ -167,4 +170,60 @@ test('the ledger decides before and no-op; an order that disagrees with it still
   assert.equal(fixed.after_user_id, B.id);
   assert.match(c.logs('assign', 0) + c.logs('assign', 1), /the ledger says assignee/);
   await checkOrder(c, t, o, { expect: B.id });
+});
+
+test('packages that ran ahead of an order that then refused are given the order\'s assignee when it lets them go', async () => {
+  // AssignOrder sends the packages' change (by order, to location-svc) at
+  // the same time as the order's own. If the order was cancelled in
+  // between, order-svc refuses the change but the packages may already
+  // carry it; the cancel's detach hands them the order's assignee back.
+  // The packages' side of such a race, made by hand:
+  const [A, B] = users;
+  const { orders: [o] } = await makeOrders(c, t, 1, 2);
+  const first = await c.call(c.client('assign'), 'AssignOrder', { order_id: o.id, user_id: A.id }, t.hq);
+  await c.call(c.client('location'), 'SetPackageAssignee', {
+    order_id: o.id, assignee_user_id: B.id, fencing_token: Number(first.fencing_token) + 1000,
+  }, t.hq, { metadata: callerMeta(c, t.hq, 'assign-svc') });
+  for (const pid of o.packages) {
+    assert.equal((await c.call(c.client('location'), 'GetPackage', { id: pid }, t.hq)).assignee_user_id, B.id);
+  }
+  const cancelled = await c.call(c.client('order'), 'CancelOrder', { id: o.id, reason: 'test' }, t.hq);
+  assert.equal(cancelled.assignee_user_id, A.id);
+  for (const pid of o.packages) {
+    const p = await c.call(c.client('location'), 'GetPackage', { id: pid }, t.hq);
+    assert.equal(p.order_id, '', 'detached');
+    assert.equal(p.assignee_user_id, A.id, 'the order\'s assignee, not the refused change');
+  }
+});
+
+test('AssignOrder racing CancelOrder: the packages always end with the order\'s assignee', async () => {
+  const [A, B] = users;
+  const { orders } = await makeOrders(c, t, 12, 2);
+  const a = c.client('assign');
+  const o = c.client('order');
+  await Promise.all(orders.map((x) => c.call(a, 'AssignOrder', { order_id: x.id, user_id: A.id }, t.hq)));
+  const outcomes = { assigned: 0, refused: 0 };
+  await Promise.all(orders.map(async (x, i) => {
+    // Staggered so that some cancels land inside the assignment.
+    const assign = codeOf(c.call(a, 'AssignOrder', { order_id: x.id, user_id: B.id }, t.hq));
+    await sleep(i % 4);
+    await c.call(o, 'CancelOrder', { id: x.id, reason: 'race' }, t.hq);
+    const code = await assign;
+    assert.ok(code === 0 || code === S.FAILED_PRECONDITION, `order ${x.id}: AssignOrder answered ${code}`);
+    outcomes[code === 0 ? 'assigned' : 'refused']++;
+  }));
+  for (const x of orders) {
+    const got = await c.call(o, 'GetOrder', { id: x.id }, t.hq);
+    assert.equal(got.status, 'ORDER_STATUS_CANCELLED');
+    for (const pid of x.packages) {
+      const p = await c.call(c.client('location'), 'GetPackage', { id: pid }, t.hq);
+      assert.equal(p.order_id, '', `package ${pid} detached`);
+      assert.equal(p.assignee_user_id, got.assignee_user_id, `package ${pid} left order ${x.id} with its assignee`);
+    }
+    const led = await c.call(a, 'ListAssignments', { order_id: x.id, page_size: 50 }, t.hq);
+    assert.equal(led.assignments.filter((e) => e.state === 'ASSIGNMENT_STATE_PENDING').length, 0);
+    const done = led.assignments.filter((e) => e.state === 'ASSIGNMENT_STATE_DONE');
+    assert.equal(done[0].after_user_id, got.assignee_user_id, `order ${x.id}: the ledger agrees`);
+  }
+  assert.equal(outcomes.assigned + outcomes.refused, orders.length);
 });
