@@ -3,7 +3,7 @@
 // same JSON bytes as a static file, same wrk settings, same run.
 //
 //   KN_BUILD_DIR=/work/main/build-gwperf KN_SOURCE_DIR=/work/main \
-//     node tests/bench/gateway_bench.mjs [--rounds 3] [--duration 10] \
+//     node tests/bench/gateway_bench.mjs [--rounds 3] [--duration 10] [--warmup 3] \
 //       [--threads 2] [--connections 64] [--out tests/bench/out/gateway.md]
 //
 // Use a Release build without sanitizers. Needs wrk and nginx (Debian:
@@ -12,7 +12,8 @@
 //      on nginx (2 workers, private conf on a free port), alternating which
 //      goes first: req/s, p99, the ratio;
 //   2. wrk -c256 on the gateway, then its VmHWM (peak RSS) from /proc;
-//   3. a fixed-rate run (lib/rate.mjs, wrk2-style, latency from the due time)
+//   3. a fixed-rate run (lib/rate.mjs, wrk2-style, latency from the due time,
+//      the first --warmup seconds (3) at the rate not counted)
 //      at half the round's gateway peak: p50/p99; the same rate on nginx as
 //      the generator's own floor.
 // Medians over the rounds. The gateway runs with its per-token rate limit
@@ -28,6 +29,7 @@ import { gatewayMarkdown, gatewayMedians, gatewayRound, gatewaySetup, roundLines
 
 const ROUNDS = Number(arg('rounds', 3));
 const DURATION = Number(arg('duration', 10));
+const WARMUP = Number(arg('warmup', 3)); // seconds of the fixed-rate run not counted
 const THREADS = Number(arg('threads', 2));
 const CONNS = Number(arg('connections', 64));
 const OUT = arg('out', path.join(SOURCE_DIR, 'tests/bench/out/gateway.md'));
@@ -54,7 +56,7 @@ try {
 
   const rounds = [];
   for (let r = 0; r < ROUNDS; r++) {
-    const row = await gatewayRound(pair, { threads: THREADS, conns: CONNS, duration: DURATION, round: r });
+    const row = await gatewayRound(pair, { threads: THREADS, conns: CONNS, duration: DURATION, warmup: WARMUP, round: r });
     const [cpuLine, line] = roundLines(row, r);
     console.log(cpuLine);
     rounds.push(row);
@@ -62,7 +64,7 @@ try {
   }
   const med = gatewayMedians(rounds);
   const cmd = `KN_BUILD_DIR=${BUILD_DIR} KN_SOURCE_DIR=${SOURCE_DIR} node tests/bench/gateway_bench.mjs ${process.argv.slice(2).join(' ')}`.trim();
-  const md = gatewayMarkdown({ rounds, med, body, cmd, conns: CONNS, gwEnv: { KN_GATEWAY_RATE_LIMIT_RPS: '0', ...GW_ENV }, orderWorkers: ORDER_WORKERS });
+  const md = gatewayMarkdown({ rounds, med, body, cmd, conns: CONNS, warmup: WARMUP, gwEnv: { KN_GATEWAY_RATE_LIMIT_RPS: '0', ...GW_ENV }, orderWorkers: ORDER_WORKERS });
   fs.mkdirSync(path.dirname(OUT), { recursive: true });
   fs.writeFileSync(OUT, md);
   console.log(md);

@@ -94,11 +94,12 @@ export const nginxVersion = () => spawnSync('nginx', ['-v'], { encoding: 'utf8' 
 
 /**
  * One round of the gateway pair. ctx: { gwUrl, gwPort, gwPid, svcPids,
- * nginx, urlPath, token }; opts: { threads, conns, duration, round }.
+ * nginx, urlPath, token }; opts: { threads, conns, duration, warmup (seconds
+ * of the fixed-rate run not counted), round }.
  * Which side goes first alternates with the round number. Resolves
  * { la, gw, ng, ratio, gw256, hwm, rss, fixed, fixedNg }.
  */
-export async function gatewayRound(ctx, { threads = 2, conns = 64, duration = 10, round = 0 }) {
+export async function gatewayRound(ctx, { threads = 2, conns = 64, duration = 10, warmup = 3, round = 0 }) {
   const { gwUrl, gwPort, gwPid, svcPids, nginx, urlPath, token } = ctx;
   const headers = { Authorization: `Bearer ${token}` };
   const la = loadavg();
@@ -116,8 +117,8 @@ export async function gatewayRound(ctx, { threads = 2, conns = 64, duration = 10
   const hwm = vm(gwPid, 'VmHWM');
   const rss = vm(gwPid, 'VmRSS');
   const rate = Math.round(gw.rps / 2);
-  const fixed = await runFixedRate({ port: Number(gwPort), path: urlPath, headers, rate, durationS: duration, connections: conns });
-  const fixedNg = await runFixedRate({ port: nginx.port, path: urlPath, headers, rate, durationS: duration, connections: conns });
+  const fixed = await runFixedRate({ port: Number(gwPort), path: urlPath, headers, rate, durationS: duration, warmupS: warmup, connections: conns });
+  const fixedNg = await runFixedRate({ port: nginx.port, path: urlPath, headers, rate, durationS: duration, warmupS: warmup, connections: conns });
   return { la, gw, ng, ratio: gw.rps / ng.rps, gw256, hwm, rss, fixed, fixedNg };
 }
 
@@ -150,7 +151,7 @@ export function gatewayMedians(rounds) {
 }
 
 // The Markdown report of gateway_bench.mjs.
-export function gatewayMarkdown({ rounds, med, body, cmd, conns, gwEnv, orderWorkers }) {
+export function gatewayMarkdown({ rounds, med, body, cmd, conns, warmup = 3, gwEnv, orderWorkers }) {
   const f1 = (x) => (Number.isFinite(x) ? x.toFixed(x < 10 ? 2 : 0) : '-');
   const when = new Date().toISOString();
   return `# Gateway benchmark (${when})
@@ -182,7 +183,8 @@ ${rounds.map((x, i) => `| ${i + 1} | ${x.la} | ${x.gw.rps.toFixed(0)} | ${x.ng.r
 
 The fixed-rate load comes from tests/bench/lib/rate.mjs (wrk2 is not in Debian): ${conns} keep-alive
 connections, requests due at constant intervals, latency counted from the due time (no
-coordinated omission); the nginx column at the same rate shows the generator's own floor.
+coordinated omission), the first ${warmup} s at the rate on the same connections not counted;
+the nginx column at the same rate shows the generator's own floor.
 `;
 }
 

@@ -66,10 +66,10 @@ class Conn {
 }
 
 /**
- * runFixedRate({ host, port, path, headers, rate, durationS, connections })
+ * runFixedRate({ host, port, path, headers, rate, durationS, warmupS, connections })
  * -> { target, achieved, sent, completed, non2xx, errors, p50, p90, p99, p999, max } (ms)
  */
-export async function runFixedRate({ host = '127.0.0.1', port, path, headers = {}, rate, durationS = 10, connections = 64 }) {
+export async function runFixedRate({ host = '127.0.0.1', port, path, headers = {}, rate, durationS = 10, warmupS = 0, connections = 64 }) {
   const lines = [`GET ${path} HTTP/1.1`, `Host: ${host}:${port}`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
   const bytes = Buffer.from(lines.join('\r\n') + '\r\n\r\n', 'latin1');
   const idle = [];
@@ -83,10 +83,15 @@ export async function runFixedRate({ host = '127.0.0.1', port, path, headers = {
 
   const lat = [];
   let sent = 0, completed = 0, non2xx = 0, errors = 0;
-  const total = Math.round(rate * durationS);
+  // The first warmupS seconds run at the rate on the same connections but
+  // are not counted (as wrk2 calibrates, and as h2load's --warm-up-time):
+  // the counted requests start on warm connections and a warm generator.
+  const skip = Math.round(rate * warmupS);
+  const total = skip + Math.round(rate * durationS);
   const interval = 1000 / rate;
   const t0 = now() + 5;
   let next = 0; // index of the next due request
+  let done = 0; // answered or failed, counted or not
 
   await new Promise((resolve) => {
     const tick = () => {
@@ -96,26 +101,28 @@ export async function runFixedRate({ host = '127.0.0.1', port, path, headers = {
         if (!c) break; // all busy: the due requests wait (their latency grows)
         if (c.closed) continue;
         const due = t0 + next * interval;
+        const counted = next >= skip;
         next++;
-        sent++;
+        if (counted) sent++;
         c.send(bytes, (status) => {
-          if (status === 0) errors++;
-          else {
+          done++;
+          if (counted && status === 0) errors++;
+          else if (counted) {
             completed++;
             if (status < 200 || status > 299) non2xx++;
             lat.push(now() - due);
           }
-          if (completed + errors >= total) resolve();
+          if (done >= total) resolve();
         });
       }
       if (next < total) setTimeout(tick, 1);
-      else if (completed + errors >= total) resolve();
+      else if (done >= total) resolve();
     };
     tick();
     // Give up on stragglers well after the end.
-    setTimeout(resolve, durationS * 1000 + 15000).unref();
+    setTimeout(resolve, (warmupS + durationS) * 1000 + 15000).unref();
   });
-  const elapsed = (now() - t0) / 1000;
+  const elapsed = (now() - t0) / 1000 - warmupS;
   for (const c of conns) c.sock.destroy();
   lat.sort((a, b) => a - b);
   return {

@@ -24,7 +24,7 @@ export function goalRows(R) {
   const g = R.gateway?.med;
   if (g) {
     rows.push({ what: 'gateway cached GET /v1/orders/{id} vs nginx (req/s)', system: int(g.gw), reference: int(g.ng), value: fr(g.ratio), goal: '≥ 0.25', met: met(g.ratio >= 0.25, R.gateway.valid), ratio: g.ratio, goalNum: 0.25, note: `${R.gateway.bytes}-byte JSON` });
-    rows.push({ what: `gateway p99 at half the peak (fixed ${int(g.rate)} req/s, achieved ${int(g.achieved)})`, system: `${f(g.fp99, 2)} ms`, reference: `${f(g.np99, 2)} ms`, value: `${f(g.fp99, 2)} ms`, goal: '≤ 10 ms', met: met(g.fp99 <= 10 && g.achieved >= 0.95 * g.rate, R.gateway.valid), note: 'reference: nginx at the same rate (the generator\'s floor)' });
+    rows.push({ what: `gateway p99 at half the peak (fixed ${int(g.rate)} req/s, achieved ${int(g.achieved)})`, system: `${f(g.fp99, 2)} ms`, reference: `${f(g.np99, 2)} ms`, value: `${f(g.fp99, 2)} ms`, goal: '≤ 10 ms', met: met(g.fp99 <= 10 && g.achieved >= 0.95 * g.rate, R.gateway.valid), note: `reference: nginx at the same rate (the generator's floor); ${R.options?.warmup ?? 3} s at the rate first, not counted` });
     rows.push({ what: 'gateway peak RSS after wrk -c256', system: `${f(g.hwm)} MiB`, reference: '', value: `${f(g.hwm)} MiB`, goal: '< 64 MiB', met: met(g.hwm < 64), note: '' });
   }
   const w = R.writes;

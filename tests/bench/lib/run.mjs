@@ -42,7 +42,9 @@ const O = {
   writeConnections: num('write-connections', 8, 8), // writes pair: wrk connections = pgbench clients
   latency: num('latency-duration', 1, 1), // seconds per ListOrders case and per SearchActivity query (h2load, after 1 s of warm-up)
   searchQueries: num('search-queries', 10, 3), // different queries per SearchActivity shape
-  assignOrders: num('assign-orders', 120, 30), // AssignOrder latency part
+  // AssignOrder latency part: 20 of them warm up, the rest are measured; 500
+  // make the p99 the fifth-slowest call rather than nearly the slowest.
+  assignOrders: num('assign-orders', 520, 30),
   budget: num('budget', 840, 300), // seconds for the whole run, seeding included
   // KN_WORKERS of order-svc and assign-svc. With PostgreSQL on the same 2
   // cores, 8 workers slice CPU-bound calls among 16 runnable threads and 2
@@ -227,7 +229,7 @@ try {
       // Warm-up of both sides (connections, caches), untimed.
       wrk(pair.gwUrl, { token: ctx.hq, threads: O.threads, conns: O.connections, duration: O.warmup });
       wrk(pair.nginx.url, { token: ctx.hq, threads: O.threads, conns: O.connections, duration: O.warmup });
-      rounds.push(await gatewayRound(pair, { threads: O.threads, conns: O.connections, duration: O.duration, round: r }));
+      rounds.push(await gatewayRound(pair, { threads: O.threads, conns: O.connections, duration: O.duration, warmup: O.warmup, round: r }));
     }
     await pair.stop();
     const med = gatewayMedians(rounds);
@@ -261,7 +263,7 @@ try {
     const token = c.token({ tenant: ctx.actTenant, sub: c.uuid(), role: 'hq' });
     R.search = await measureSearchShapes(c, token, DATA.activity, { queries: O.searchQueries, duration: O.latency, concurrency: 8, dir: work });
   });
-  await part('latency: assign', O.assignOrders * 0.15 + 20, async () => {
+  await part('latency: assign', O.assignOrders * 0.06 + 15, async () => {
     R.assign = await measureAssign(c, { orders: O.assignOrders, throughput: false });
     log(`  AssignOrder p50 ${R.assign.latency.p50.toFixed(2)} p99 ${R.assign.latency.p99.toFixed(2)} ms; contested SelfAssignOrder p50 ${R.assign.race.p50.toFixed(1)} p99 ${R.assign.race.p99.toFixed(1)} ms, settled in ${R.assign.raceMs} ms`);
   });
