@@ -217,6 +217,36 @@ kn_code assign_set_package_assignee(kn_call *call, kn_arena *a, const char *tena
                        st);
 }
 
+/* kn_channel_call_all, then the calls that stayed UNAVAILABLE again, all
+ * at once, with the backoff and the one budget of a single call: a
+ * dependency that is down costs a worker RETRY_BUDGET_MS, not that much per
+ * call. Only for idempotent calls. */
+static void call_all_retrying(kn_call *call, kn_call_spec *calls, size_t n, kn_arena *a)
+{
+    int64_t start = mono_ms();
+    long backoff = 50;
+    kn_channel_call_all(calls, n, a);
+    for (;;) {
+        kn_call_spec again[KN_CALL_ALL_MAX];
+        size_t idx[KN_CALL_ALL_MAX];
+        size_t m = 0;
+        for (size_t i = 0; i < n && m < KN_CALL_ALL_MAX; i++)
+            if (calls[i].code == KN_UNAVAILABLE)
+                idx[m++] = i;
+        if (m == 0 || !retry_after_unavailable(call, start, &backoff))
+            return;
+        int64_t left = kn_call_remaining_ms(call);
+        for (size_t j = 0; j < m; j++) {
+            again[j] = calls[idx[j]];
+            if (left < again[j].opts.timeout_ms)
+                again[j].opts.timeout_ms = (int)left;
+        }
+        kn_channel_call_all(again, m, a);
+        for (size_t j = 0; j < m; j++)
+            calls[idx[j]] = again[j];
+    }
+}
+
 void assign_set_order_and_packages(kn_call *call, kn_arena *a, const char *order_id,
                                    const char *user, int64_t token, assign_applied *out)
 {
@@ -248,22 +278,7 @@ void assign_set_order_and_packages(kn_call *call, kn_arena *a, const char *order
         return;
     }
     calls[1].opts = calls[0].opts;
-    kn_channel_call_all(calls, 2, a);
-
-    /* Both are idempotent with the token: a side that stayed UNAVAILABLE
-     * gets the longer retry of the single calls. */
-    ProtobufCMessage *resp = NULL;
-    if (calls[0].code == KN_UNAVAILABLE) {
-        calls[0].code = downstream(call, order_ch, ORDER_SET_ASSIGNEE, &oreq.base,
-                                   &konnect__order__v1__order__descriptor, &resp, &calls[0].st);
-        calls[0].resp = resp;
-    }
-    if (calls[1].code == KN_UNAVAILABLE) {
-        calls[1].code = downstream(
-            call, location_ch, LOCATION_SET_PKG_ASSIGN, &lreq.base,
-            &konnect__location__v1__set_package_assignee_response__descriptor, &resp, &calls[1].st);
-        calls[1].resp = resp;
-    }
+    call_all_retrying(call, calls, 2, a);
     out->order_code = calls[0].code;
     out->order_st = calls[0].st;
     out->order = (Konnect__Order__V1__Order *)calls[0].resp;
