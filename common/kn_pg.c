@@ -43,9 +43,21 @@ struct kn_pg {
     /* Names prepared on the current connection: open addressing, strdup'd. */
     char **prepared;
     size_t prep_cap, prep_len;
+    /* The session's plan_cache_mode as far as kn_pg set it: PLAN_DEFAULT
+     * (the database's), PLAN_CACHED (auto), or PLAN_UNKNOWN after a failure
+     * or a rollback, which may have undone a SET. */
+    int plan_mode;
     char sqlstate[6];
     char constraint[64];
 };
+
+enum { PLAN_UNKNOWN = -1, PLAN_DEFAULT = 0, PLAN_CACHED = 1 };
+
+static int stmt_plan(const kn_pg_stmt *stmt)
+{
+    return strncmp(stmt->sql, KN_PG_CACHED_PLAN, sizeof(KN_PG_CACHED_PLAN) - 1) == 0 ? PLAN_CACHED
+                                                                                     : PLAN_DEFAULT;
+}
 
 static void notice_to_log(void *arg, const char *message)
 {
@@ -136,6 +148,7 @@ kn_pg *kn_pg_new(const char *conninfo)
     kn_pg *pg = calloc(1, sizeof(*pg));
     if (!pg)
         abort();
+    pg->plan_mode = PLAN_UNKNOWN;
     pg->conninfo = strdup(conninfo ? conninfo : "");
     if (!pg->conninfo)
         abort();
@@ -166,6 +179,7 @@ static void drop_connection(kn_pg *pg)
     if (pg->conn)
         PQfinish(pg->conn);
     pg->conn = NULL;
+    pg->plan_mode = PLAN_UNKNOWN;
     prepared_clear(pg);
     if (pg->in_tx)
         pg->tx_lost = 1;
@@ -196,6 +210,7 @@ kn_code kn_pg_ensure(kn_pg *pg, kn_status *st)
         return kn_status_set(st, KN_UNAVAILABLE, "database unavailable");
     }
     pg->counted = 1;
+    pg->plan_mode = PLAN_DEFAULT;
     kn_metrics_db_open(1);
     if (pg->timeout_ms > 0 && apply_timeout(pg, st) != KN_OK)
         return st->code;
@@ -288,12 +303,17 @@ static void tx_forget(kn_pg *pg)
 }
 
 /* One message of a pipeline. */
-typedef enum { STEP_BEGIN, STEP_PREPARE, STEP_EXEC, STEP_COMMIT } step_kind;
+typedef enum { STEP_BEGIN, STEP_PLAN, STEP_PREPARE, STEP_EXEC, STEP_COMMIT } step_kind;
 typedef struct {
     step_kind kind;
     const kn_pg_stmt *stmt;
     const char *const *params;
 } pg_step;
+
+/* STEP_PLAN's two commands (no parameters; sql only). A SET in a
+ * transaction lasts past its statement and is undone by a rollback. */
+static const kn_pg_stmt plan_cached = {"SET plan_cache_mode", "SET plan_cache_mode = auto", 0};
+static const kn_pg_stmt plan_default = {"RESET plan_cache_mode", "RESET plan_cache_mode", 0};
 
 /* The steps of a pipeline fit here unless a caller queued many statements. */
 #define KN_PG_STEPS_INLINE 16
@@ -306,9 +326,15 @@ static int step_prepares(const pg_step *steps, size_t n, const char *name)
     return 0;
 }
 
+/* *mode: the session's plan_cache_mode at this point of the pipeline. */
 static size_t add_exec(pg_step *steps, size_t n, const kn_pg *pg, const kn_pg_stmt *stmt,
-                       const char *const *params)
+                       const char *const *params, int *mode)
 {
+    int want = stmt_plan(stmt);
+    if (*mode != want) {
+        steps[n++] = (pg_step){STEP_PLAN, want == PLAN_CACHED ? &plan_cached : &plan_default, NULL};
+        *mode = want;
+    }
     if (!prepared_has(pg, stmt->name) && !step_prepares(steps, n, stmt->name))
         steps[n++] = (pg_step){STEP_PREPARE, stmt, NULL};
     steps[n++] = (pg_step){STEP_EXEC, stmt, params};
@@ -322,6 +348,8 @@ static int step_send(PGconn *c, const pg_step *s)
         return PQsendQueryParams(c, "BEGIN", 0, NULL, NULL, NULL, NULL, 0);
     case STEP_COMMIT:
         return PQsendQueryParams(c, "COMMIT", 0, NULL, NULL, NULL, NULL, 0);
+    case STEP_PLAN:
+        return PQsendQueryParams(c, s->stmt->sql, 0, NULL, NULL, NULL, NULL, 0);
     case STEP_PREPARE:
         return PQsendPrepare(c, s->stmt->name, s->stmt->sql, s->stmt->nparams, NULL);
     case STEP_EXEC:
@@ -346,20 +374,22 @@ static kn_code pipeline_run(kn_pg *pg, const kn_pg_stmt *stmt, const char *const
 {
     kn_code rc = KN_OK;
     pg_step inline_steps[KN_PG_STEPS_INLINE];
-    size_t cap = 2 + 2 * (pg->nqueue + 1);
+    size_t cap = 2 + 3 * (pg->nqueue + 1);
     pg_step *steps = cap <= KN_PG_STEPS_INLINE ? inline_steps : malloc(cap * sizeof(*steps));
     size_t n = 0;
     PGresult *target = NULL, *failed = NULL, *commit_res = NULL;
     const char *failed_what = "pipeline";
+    int mode = pg->plan_mode;
     if (!steps)
         abort();
     if (pg->begin_pending)
         steps[n++] = (pg_step){STEP_BEGIN, NULL, NULL};
     for (size_t i = 0; i < pg->nqueue; i++)
-        n = add_exec(steps, n, pg, pg->queue[i].stmt, (const char *const *)pg->queue[i].params);
+        n = add_exec(steps, n, pg, pg->queue[i].stmt, (const char *const *)pg->queue[i].params,
+                     &mode);
     size_t target_at = n;
     if (stmt) {
-        n = add_exec(steps, n, pg, stmt, params);
+        n = add_exec(steps, n, pg, stmt, params, &mode);
         target_at = n - 1;
     }
     if (commit)
@@ -430,6 +460,9 @@ static kn_code pipeline_run(kn_pg *pg, const kn_pg_stmt *stmt, const char *const
         kn_log_warn("COMMIT rolled back: a statement of the transaction had failed");
         rc = kn_status_set(st, KN_INTERNAL, "internal database error");
     }
+    /* A failure undoes the pipeline's SET (its implicit transaction aborts)
+     * or leaves it to the caller's rollback. */
+    pg->plan_mode = rc == KN_OK && pg->conn ? mode : PLAN_UNKNOWN;
     PQclear(failed);
     PQclear(commit_res);
     if (steps != inline_steps)
@@ -460,7 +493,8 @@ PGresult *kn_pg_exec(kn_pg *pg, const kn_pg_stmt *stmt, const char *const *param
     }
     if (kn_pg_ensure(pg, st) != KN_OK)
         return NULL;
-    if (pg->begin_pending || pg->nqueue > 0 || pg->commit_next) {
+    if (pg->begin_pending || pg->nqueue > 0 || pg->commit_next ||
+        pg->plan_mode != stmt_plan(stmt)) {
         PGresult *res = NULL;
         if (pipeline_run(pg, stmt, params, pg->commit_next, &res, st) != KN_OK)
             return NULL;
@@ -557,6 +591,7 @@ kn_code kn_pg_begin(kn_pg *pg, kn_status *st)
     if (PQtransactionStatus(pg->conn) != PQTRANS_IDLE) {
         kn_log_warn("kn_pg_begin: a transaction was left open; rolling it back");
         PQclear(PQexec(pg->conn, "ROLLBACK"));
+        pg->plan_mode = PLAN_UNKNOWN;
     }
     pg->in_tx = 1;
     pg->begin_pending = 1;
@@ -596,6 +631,7 @@ void kn_pg_rollback(kn_pg *pg)
         return;
     if (PQtransactionStatus(pg->conn) == PQTRANS_IDLE)
         return;
+    pg->plan_mode = PLAN_UNKNOWN;
     PGresult *res = PQexec(pg->conn, "ROLLBACK");
     if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
         if (PQstatus(pg->conn) == CONNECTION_BAD)

@@ -24,6 +24,16 @@ typedef struct {
     int nparams;
 } kn_pg_stmt;
 
+/* A statement whose sql begins with KN_PG_CACHED_PLAN is planned the way
+ * PostgreSQL plans by default: after a few executions, once a plan for any
+ * values costs no more, that plan is kept and reused. Every other statement
+ * follows the database's plan_cache_mode, which order-svc and location-svc
+ * set to plan each execution with its values (their list and search
+ * statements need it). Mark key lookups and writes whose best plan does not
+ * depend on the values: planning was most of their server time. kn_pg sets
+ * the session's mode in the same round trip when it must change. */
+#define KN_PG_CACHED_PLAN "/* kn: cached plan */ "
+
 kn_pg *kn_pg_new(const char *conninfo);
 void kn_pg_free(kn_pg *pg);
 

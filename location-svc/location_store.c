@@ -526,11 +526,13 @@ typedef struct {
 /* Row locks in id order, so that concurrent changes of overlapping package
  * sets queue instead of deadlocking. */
 static const kn_pg_stmt lock_ids_stmt = {"loc_lock_ids",
+                                         KN_PG_CACHED_PLAN
                                          "SELECT " COLS_LOCK " FROM packages"
                                          " WHERE tenant_id = $1 AND id = ANY($2::uuid[])"
                                          " ORDER BY id FOR UPDATE",
                                          2};
 static const kn_pg_stmt lock_order_stmt = {"loc_lock_order",
+                                           KN_PG_CACHED_PLAN
                                            "SELECT " COLS_LOCK " FROM packages"
                                            " WHERE tenant_id = $1 AND order_id = $2"
                                            " ORDER BY id FOR UPDATE",
@@ -587,6 +589,7 @@ done:
 /* One activity row per package, from the package's current row. */
 static const kn_pg_stmt log_packages_stmt = {
     "loc_log_packages",
+    KN_PG_CACHED_PLAN
     "INSERT INTO activity (tenant_id, kind, actor_user_id, location_id, door_id, package_id,"
     " order_id, barcode, tracking_number, order_identifier, door_label, location_name, detail)"
     " SELECT p.tenant_id, $3::smallint, $4::uuid, p.location_id, p.door_id, p.id, p.order_id,"
@@ -609,8 +612,9 @@ static kn_code log_packages(kn_pg *pg, const char *tenant, const char *arr, int 
 
 static const kn_pg_stmt packages_by_ids_stmt = {
     "loc_packages_by_ids",
-    "SELECT " COLS_PKG " FROM packages p WHERE p.tenant_id = $1 AND p.id = ANY($2::uuid[])"
-    " ORDER BY p.id",
+    KN_PG_CACHED_PLAN "SELECT " COLS_PKG
+                      " FROM packages p WHERE p.tenant_id = $1 AND p.id = ANY($2::uuid[])"
+                      " ORDER BY p.id",
     2};
 
 static kn_code packages_by_ids(kn_pg *pg, kn_arena *a, const char *tenant, const char *arr,
@@ -1034,16 +1038,16 @@ done:
 
 static const kn_pg_stmt packages_set_order_stmt = {
     "loc_packages_set_order",
-    "UPDATE packages SET order_id = NULLIF($3, '')::uuid, order_identifier = $4,"
-    " update_time = now() WHERE tenant_id = $1 AND id = ANY($2::uuid[])",
+    KN_PG_CACHED_PLAN "UPDATE packages SET order_id = NULLIF($3, '')::uuid, order_identifier = $4,"
+                      " update_time = now() WHERE tenant_id = $1 AND id = ANY($2::uuid[])",
     4};
 /* The token only grows: an attach carrying an older token than a package
  * already saw never lowers it. */
 static const kn_pg_stmt packages_set_assignee_stmt = {
     "loc_packages_set_assignee",
-    "UPDATE packages SET assignee_user_id = NULLIF($3, '')::uuid,"
-    " assignee_token = GREATEST(assignee_token, $4::bigint), update_time = now()"
-    " WHERE tenant_id = $1 AND id = ANY($2::uuid[])",
+    KN_PG_CACHED_PLAN "UPDATE packages SET assignee_user_id = NULLIF($3, '')::uuid,"
+                      " assignee_token = GREATEST(assignee_token, $4::bigint), update_time = now()"
+                      " WHERE tenant_id = $1 AND id = ANY($2::uuid[])",
     4};
 
 /* Applies assignee/token to ids and logs ASSIGNED or UNASSIGNED for those

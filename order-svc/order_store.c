@@ -146,8 +146,11 @@ static char *int_array(kn_arena *a, const int *v, size_t n)
 /* --- single order --------------------------------------------------------- */
 
 static const kn_pg_stmt q_get = {
-    "order_get", "SELECT " ORDER_COLS " FROM orders o WHERE o.tenant_id = $1 AND o.id = $2", 2};
+    "order_get",
+    KN_PG_CACHED_PLAN "SELECT " ORDER_COLS " FROM orders o WHERE o.tenant_id = $1 AND o.id = $2",
+    2};
 static const kn_pg_stmt q_get_lock = {"order_get_lock",
+                                      KN_PG_CACHED_PLAN
                                       "SELECT " ORDER_COLS " FROM orders o "
                                       "WHERE o.tenant_id = $1 AND o.id = $2 FOR UPDATE OF o",
                                       2};
@@ -561,6 +564,7 @@ kn_code order_store_collect(kn_pg *pg, const order_row *o, const char *actor, kn
  * changes nothing. $7 is the history kind, 0 when only the token moves. */
 static const kn_pg_stmt q_set_assignee = {
     "order_set_assignee",
+    KN_PG_CACHED_PLAN
     "WITH u AS (UPDATE orders SET assignee_user_id = $5::uuid, fencing_token = $6::bigint, "
     "  version = version + 1, update_time = now() " EDIT_GUARD
     "  AND fencing_token < $6::bigint RETURNING id, tenant_id), "

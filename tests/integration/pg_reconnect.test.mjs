@@ -1,9 +1,10 @@
 // kn_pg against a real PostgreSQL (tests/integration/c/kn_pg_reconnect.c):
 // one kn_pg survives a server restart (first call after it may answer
 // UNAVAILABLE, the next succeeds on a new session with its statements
-// prepared again), its round-trip savers keep transactions atomic, and
-// kn_pg_migrate applies files once, in numeric order,
-// under its advisory lock, and reports a failing file by name.
+// prepared again), its round-trip savers keep transactions atomic, each
+// statement runs with the plan_cache_mode its mark asks for, and
+// kn_pg_migrate applies files once, in numeric order, under its advisory
+// lock, and reports a failing file by name.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -120,6 +121,13 @@ test('kn_pg pipelines keep transactions atomic: deferred BEGIN, queued writes, a
   const r = await run(['pipeline', c.pgUrl('order')]).done;
   assert.equal(r.code, 0, `exit ${r.code}\n${r.stdout}\n${r.stderr}`);
   assert.match(r.stdout, /^pipeline: OK$/m);
+  assertNoSanitizerReport(r.stderr);
+});
+
+test('kn_pg plans statements marked KN_PG_CACHED_PLAN once, the others with the database setting', async () => {
+  const r = await run(['plan', c.pgUrl('location')]).done;
+  assert.equal(r.code, 0, `exit ${r.code}\n${r.stdout}\n${r.stderr}`);
+  assert.match(r.stdout, /^plan: OK$/m);
   assertNoSanitizerReport(r.stderr);
 });
 

@@ -20,6 +20,13 @@
  *     connection checks what was committed. Prints "pipeline: OK" or the
  *     first "error: ..." line.
  *
+ *   kn_pg_reconnect plan CONNINFO
+ *     Statements marked KN_PG_CACHED_PLAN run with plan_cache_mode auto
+ *     (and get generic plans), the others with the database's setting
+ *     (made force_custom_plan here, as order-svc's migration does), through
+ *     direct calls, transactions, mixed queues, failures and rollbacks that
+ *     undo a SET. Prints "plan: OK" or the first "error: ..." line.
+ *
  * Output is line-oriented "key: value" for the test to match. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -253,6 +260,144 @@ done:
     return rc;
 }
 
+static const kn_pg_stmt plan_show = {"plan_show", "SELECT current_setting('plan_cache_mode')", 0};
+static const kn_pg_stmt plan_show_cached = {
+    "plan_show_cached", KN_PG_CACHED_PLAN "SELECT current_setting('plan_cache_mode')", 0};
+static const kn_pg_stmt plan_lookup = {"plan_lookup", "SELECT v FROM kn_plan_t WHERE id = $1::int",
+                                       1};
+static const kn_pg_stmt plan_lookup_cached = {
+    "plan_lookup_cached", KN_PG_CACHED_PLAN "SELECT v FROM kn_plan_t WHERE id = $1::int", 1};
+static const kn_pg_stmt plan_insert_cached = {
+    "plan_insert_cached", KN_PG_CACHED_PLAN "INSERT INTO kn_plan_t VALUES ($1::int, 'x')", 1};
+static const kn_pg_stmt plan_counts = {
+    "plan_counts", "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE name = $1",
+    1};
+
+/* The session's plan_cache_mode as the statement runs it: 1 if it is want. */
+static int mode_is(kn_pg *pg, const kn_pg_stmt *stmt, const char *want)
+{
+    kn_status st;
+    memset(&st, 0, sizeof(st));
+    PGresult *r = kn_pg_exec(pg, stmt, NULL, &st);
+    int ok = r && PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), want) == 0;
+    if (r && !ok)
+        printf("note: %s ran with %s\n", stmt->name, PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return ok;
+}
+
+/* generic_plans and custom_plans of a statement prepared on pg's session. */
+static int plan_counts_of(kn_pg *pg, const char *name, long *generic, long *custom)
+{
+    kn_status st;
+    memset(&st, 0, sizeof(st));
+    const char *p[] = {name};
+    PGresult *r = kn_pg_exec(pg, &plan_counts, p, &st);
+    int ok = r && PQntuples(r) == 1;
+    if (ok) {
+        *generic = strtol(PQgetvalue(r, 0, 0), NULL, 10);
+        *custom = strtol(PQgetvalue(r, 0, 1), NULL, 10);
+    }
+    PQclear(r);
+    return ok;
+}
+
+static int mode_plan(const char *conninfo)
+{
+    int rc = 1;
+    kn_pg *pg = NULL;
+    PGresult *r = NULL;
+    kn_status st;
+    memset(&st, 0, sizeof(st));
+    const char *force = "force_custom_plan";
+    const char *one[] = {"1"}, *zero[] = {"0"}, *nine[] = {"9"};
+    long generic = -1, custom = -1;
+
+    /* The database's setting, as the services' migrations make it; new
+     * sessions take it. */
+    PGconn *setup = PQconnectdb(conninfo);
+    CHECK(PQstatus(setup) == CONNECTION_OK, "setup connection");
+    r = PQexec(setup, "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET plan_cache_mode = "
+                      "force_custom_plan', current_database()); END $$;"
+                      "DROP TABLE IF EXISTS kn_plan_t;"
+                      "CREATE TABLE kn_plan_t (id int PRIMARY KEY, v text);"
+                      "INSERT INTO kn_plan_t SELECT g, 'v' || g FROM generate_series(1, 100) g");
+    CHECK(PQresultStatus(r) == PGRES_COMMAND_OK, "setup");
+    PQclear(r);
+    r = NULL;
+
+    pg = kn_pg_new(conninfo);
+    CHECK(mode_is(pg, &plan_show, force), "a statement not marked runs with the database's mode");
+    CHECK(mode_is(pg, &plan_show_cached, "auto"), "a marked statement runs with auto");
+    CHECK(mode_is(pg, &plan_show, force), "the next unmarked statement is back to the default");
+
+    /* Plans: a marked lookup gets a generic plan after PostgreSQL's five
+     * custom ones; an unmarked one is planned every time. */
+    for (int i = 0; i < 8; i++) {
+        r = kn_pg_exec(pg, &plan_lookup_cached, one, &st);
+        CHECK(r && PQntuples(r) == 1, "marked lookup");
+        PQclear(r);
+        r = kn_pg_exec(pg, &plan_lookup, one, &st);
+        CHECK(r && PQntuples(r) == 1, "unmarked lookup");
+        PQclear(r);
+        r = NULL;
+    }
+    CHECK(plan_counts_of(pg, "plan_lookup_cached", &generic, &custom) && generic >= 1,
+          "the marked statement never got a generic plan");
+    CHECK(plan_counts_of(pg, "plan_lookup", &generic, &custom) && generic == 0 && custom == 8,
+          "the unmarked statement was not planned each time");
+
+    /* A SET inside a transaction that rolls back is undone: the next marked
+     * statement must set it again. */
+    CHECK(kn_pg_begin(pg, &st) == KN_OK, "begin 1");
+    CHECK(mode_is(pg, &plan_show_cached, "auto"), "marked, in a transaction");
+    kn_pg_rollback(pg);
+    CHECK(mode_is(pg, &plan_show, force), "unmarked after the rollback");
+    CHECK(kn_pg_begin(pg, &st) == KN_OK, "begin 2");
+    CHECK(mode_is(pg, &plan_show_cached, "auto"), "marked, in a second transaction");
+    kn_pg_rollback(pg);
+    CHECK(mode_is(pg, &plan_show_cached, "auto"), "marked after the rollback");
+
+    /* Mixed marks in one round trip: a queued marked insert, then an
+     * unmarked read, then commit. */
+    CHECK(kn_pg_begin(pg, &st) == KN_OK, "begin 3");
+    CHECK(kn_pg_queue(pg, &plan_insert_cached, (const char *const[]){"200"}, &st) == KN_OK,
+          "queue marked insert");
+    CHECK(mode_is(pg, &plan_show, force), "unmarked read after a queued marked insert");
+    CHECK(kn_pg_commit(pg, &st) == KN_OK, "commit 3");
+    CHECK(mode_is(pg, &plan_show_cached, "auto"), "marked after the mixed transaction");
+
+    /* A failure in a pipeline that changed the mode: its implicit
+     * transaction aborts, and the modes stay right afterwards. */
+    CHECK(mode_is(pg, &plan_show, force), "unmarked before the failure");
+    CHECK(kn_pg_queue(pg, &plan_insert_cached, (const char *const[]){"200"}, &st) != KN_OK,
+          "a duplicate marked insert must fail");
+    CHECK(mode_is(pg, &plan_show, force), "unmarked after the failure");
+    CHECK(mode_is(pg, &plan_show_cached, "auto"), "marked after the failure");
+    CHECK(kn_pg_begin(pg, &st) == KN_OK, "begin 4");
+    r = kn_pg_exec(pg, &plan_lookup_cached, nine, &st);
+    CHECK(r && PQntuples(r) == 1, "marked lookup in a transaction");
+    PQclear(r);
+    r = kn_pg_exec(pg, &pl_fail, zero, &st);
+    CHECK(!r && st.code == KN_INTERNAL, "division by zero must fail");
+    kn_pg_rollback(pg);
+    CHECK(mode_is(pg, &plan_show_cached, "auto"), "marked after a failed transaction");
+    CHECK(mode_is(pg, &plan_show, force), "unmarked after a failed transaction");
+    printf("plan: OK\n");
+    rc = 0;
+done:
+    PQclear(r);
+    if (setup) {
+        PQclear(PQexec(setup, "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I RESET "
+                              "plan_cache_mode', current_database()); END $$;"
+                              "DROP TABLE IF EXISTS kn_plan_t"));
+        PQfinish(setup);
+    }
+    fflush(stdout);
+    kn_pg_free(pg);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     kn_log_init("kn_pg_reconnect");
@@ -262,7 +407,11 @@ int main(int argc, char **argv)
         return mode_migrate(argv[2], argv[3]);
     if (argc == 3 && strcmp(argv[1], "pipeline") == 0)
         return mode_pipeline(argv[2]);
-    fprintf(stderr, "usage: %s reconnect CONNINFO | migrate CONNINFO DIR | pipeline CONNINFO\n",
+    if (argc == 3 && strcmp(argv[1], "plan") == 0)
+        return mode_plan(argv[2]);
+    fprintf(stderr,
+            "usage: %s reconnect CONNINFO | migrate CONNINFO DIR | pipeline CONNINFO | plan "
+            "CONNINFO\n",
             argv[0]);
     return 64;
 }
