@@ -211,14 +211,15 @@ int order_store_identifier_taken(kn_pg *pg, const char *tenant, const char *iden
 
 static const kn_pg_stmt q_intent_find = {
     "order_intent_find",
-    "SELECT id, identifier, request_hash FROM order_intents "
-    "WHERE order_id = $1 AND kind = 'create' AND tenant_id = $2",
+    KN_PG_CACHED_PLAN "SELECT id, identifier, request_hash FROM order_intents "
+                      "WHERE order_id = $1 AND kind = 'create' AND tenant_id = $2",
     2};
 
 /* The generated identifier is drawn only when none was given (CASE), in
  * the same statement that records it. */
 static const kn_pg_stmt q_intent_create = {
     "order_intent_create",
+    KN_PG_CACHED_PLAN
     "INSERT INTO order_intents (tenant_id, order_id, kind, type, location_id, identifier, "
     "request_hash, package_ids) "
     "VALUES ($1, $2, 'create', $3, $4, "
@@ -300,8 +301,9 @@ kn_code order_store_intent_add(kn_pg *pg, const char *tenant, const char *order_
     return n < 0 ? st->code : KN_OK;
 }
 
-static const kn_pg_stmt q_intent_lock = {"order_intent_lock",
-                                         "SELECT 1 FROM order_intents WHERE id = $1 FOR UPDATE", 1};
+static const kn_pg_stmt q_intent_lock = {
+    "order_intent_lock", KN_PG_CACHED_PLAN "SELECT 1 FROM order_intents WHERE id = $1 FOR UPDATE",
+    1};
 
 kn_code order_store_intent_lock(kn_pg *pg, const char *intent_id, kn_status *st)
 {
@@ -330,6 +332,7 @@ kn_code order_store_intent_delete(kn_pg *pg, const char *intent_id, kn_status *s
  * gone. */
 static const kn_pg_stmt q_insert = {
     "order_insert",
+    KN_PG_CACHED_PLAN
     "WITH del AS (DELETE FROM order_intents WHERE id = $1 RETURNING 1), "
     "t AS (SELECT clock_timestamp() AS now), "
     "o AS (INSERT INTO orders (id, tenant_id, type, identifier, status, location_id, time_zone, "

@@ -36,8 +36,10 @@ function cTokens(text) {
 /** The SQL text of `static const kn_pg_stmt <name>` in a store file. */
 export function storeSql(file, names) {
   const src = fs.readFileSync(file, 'utf8');
+  // KN_PG_CACHED_PLAN comes from kn_pg.h.
+  const header = fs.readFileSync(path.join(path.dirname(file), '..', 'common', 'kn_pg.h'), 'utf8');
   const macros = {};
-  for (const m of src.matchAll(/^#define (\w+)\s+((?:.*\\\n)*.*)$/gm)) {
+  for (const m of (header + '\n' + src).matchAll(/^#define (\w+)\s+((?:.*\\\n)*.*)$/gm)) {
     // String macros, also those made of earlier ones (ORDER_COLS).
     const toks = cTokens(m[2]);
     if (toks.length && toks.every((t) => t.lit !== undefined || t.id in macros)) {
@@ -69,10 +71,15 @@ function bind(sql, params) {
 export function createOrderScript(sourceDir) {
   const q = storeSql(path.join(sourceDir, 'order-svc/order_store.c'),
     ['q_intent_find', 'q_intent_create', 'q_intent_lock', 'q_insert', 'q_get']);
+  // order-svc keeps these statements' plans (KN_PG_CACHED_PLAN: the session
+  // plans them with plan_cache_mode = auto); pgbench's session does the same
+  // (PGOPTIONS in pgbench()), which holds only while every one is marked.
+  for (const [name, sql] of Object.entries(q)) {
+    if (!sql.startsWith('/* kn: cached plan */')) throw new Error(`order_store.c: ${name} is no longer marked KN_PG_CACHED_PLAN: update tests/bench/lib/writes.mjs (pgbench's plan_cache_mode)`);
+  }
   const oid = 'md5(CAST(:r AS text))::uuid'; // order_id_random() in C: a fresh uuid
-  // No identifier given: '' (pgbench has no empty variables; order-svc's
-  // database plans every execution with its values, force_custom_plan, so
-  // a literal plans the same as the bound '').
+  // No identifier given: '' (pgbench has no empty variables; the CASE on it
+  // is decided per execution either way).
   const one = (s) => s.replace(/\s+/g, ' ').trim();
   return [
     '\\set r random(1, 1000000000000000000)',
@@ -104,7 +111,8 @@ function pgbench(url, scriptFile, vars, { clients, threads, duration }) {
   const args = ['-n', '-r', '-M', 'prepared', `-c${clients}`, `-j${threads}`, `-T${duration}`, '-f', scriptFile,
     ...Object.entries(vars).flatMap(([k, v]) => ['-D', `${k}=${v}`]), url];
   return new Promise((resolve, reject) => {
-    execFile('pgbench', args, { encoding: 'utf8', maxBuffer: 1 << 24, timeout: (duration + 60) * 1000 }, (e, out, err) => {
+    const env = { ...process.env, PGOPTIONS: '-c plan_cache_mode=auto' };
+    execFile('pgbench', args, { env, encoding: 'utf8', maxBuffer: 1 << 24, timeout: (duration + 60) * 1000 }, (e, out, err) => {
       if (e) return reject(new Error(`pgbench failed: ${e.message}\n${out}\n${err}`));
       const tps = Number(/tps = ([\d.]+)/.exec(out)?.[1]);
       const avg = Number(/latency average = ([\d.]+) ms/.exec(out)?.[1]);
@@ -113,7 +121,7 @@ function pgbench(url, scriptFile, vars, { clients, threads, duration }) {
       // -r: the per-statement mean latencies, kept for the report.
       const perStatement = out.slice(out.indexOf('statement latencies')).split('\n').slice(1).filter((l) => /^\s+[\d.]+\s+\d+/.test(l))
         .map((l) => { const m = /^\s+([\d.]+)\s+\d+\s+(.*)$/.exec(l); return { ms: Number(m[1]), sql: m[2].slice(0, 60) }; });
-      resolve({ tps, avg, failed, done, perStatement, cmd: `pgbench ${args.slice(0, -1).map((a) => (/\s/.test(a) ? `'${a}'` : a)).join(' ')} <konnect_order>`, stderr: err });
+      resolve({ tps, avg, failed, done, perStatement, cmd: `PGOPTIONS='-c plan_cache_mode=auto' pgbench ${args.slice(0, -1).map((a) => (/\s/.test(a) ? `'${a}'` : a)).join(' ')} <konnect_order>`, stderr: err });
     });
   });
 }
